@@ -1,0 +1,64 @@
+/**
+ * errors.ts: errors with stable codes (undici's pattern), so callers and tests branch on `code`,
+ * never on message text.
+ */
+export class KpxError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KpxError';
+    this.code = code;
+  }
+}
+
+/** A flag, config field or file the user gave is wrong: one line naming it, exit status 2. */
+export class ConfigError extends KpxError {
+  constructor(message: string) {
+    super('KPX_CONFIG', message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** iptables-restore rejected input; `line` is the failing line number and `context` its neighbours. */
+export class IptablesRestoreError extends KpxError {
+  readonly line: number | undefined;
+  readonly context: string;
+  constructor(message: string, line: number | undefined, context: string, options?: { cause?: unknown }) {
+    super('KPX_IPTABLES_RESTORE', message, options);
+    this.name = 'IptablesRestoreError';
+    this.line = line;
+    this.context = context;
+  }
+}
+
+/** An external command failed. */
+export class CommandError extends KpxError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  constructor(command: string, exitCode: number | null, stderr: string) {
+    super('KPX_COMMAND', `${command} exited with ${exitCode}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    this.name = 'CommandError';
+    this.command = command;
+    this.exitCode = exitCode;
+    this.stderr = stderr;
+  }
+}
+
+export class InvalidObjectError extends KpxError {
+  constructor(message: string) {
+    super('KPX_INVALID_OBJECT', message);
+    this.name = 'InvalidObjectError';
+  }
+}
+
+export class SourceDisconnectedError extends KpxError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('KPX_SOURCE_DISCONNECTED', message, options);
+    this.name = 'SourceDisconnectedError';
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
