@@ -1,0 +1,7 @@
+// PLACEHOLDER: replaced by the iptables mode's owner. Contract: export const mode: ModeModule.
+import type { ModeModule } from '../../src/backend.js';
+
+export const mode: ModeModule = {
+  createBackend() { throw new Error('iptables mode: not implemented yet'); },
+  describe() { throw new Error('iptables mode: not implemented yet'); },
+};
