@@ -3,7 +3,7 @@
  * (Signatures fixed here; implementations live in one-job files beside this one.)
  */
 import type { ApiEndpointSlice, ApiNode, ApiService } from './api.js';
-import type { IPFamily, NodeInfo, NodePortAddresses, ProxyState, ServiceKey, ServicePort } from './types.js';
+import type { IPFamily, NodeInfo } from './types.js';
 
 export interface ModelContext {
   readonly family: IPFamily;
@@ -26,9 +26,28 @@ export interface ProxyStateInput {
   warn(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export declare function servicePortsFor(svc: ApiService, slices: readonly ApiEndpointSlice[], ctx: ModelContext): ServicePort[];
-export declare function nodeInfoFrom(node: ApiNode | undefined, nodeName: string, family: IPFamily, hostAddresses: readonly string[]): NodeInfo;
-export declare function resolveNodePortAddresses(nodePortAddresses: readonly string[], node: NodeInfo, hostAddresses: readonly string[], localhostNodePorts: boolean): NodePortAddresses;
-export declare function buildProxyState(input: ProxyStateInput): ProxyState;
-export declare function serviceKeyOf(svc: ApiService): ServiceKey | null;
-export declare function serviceKeyOfSlice(slice: ApiEndpointSlice): ServiceKey | null;
+// servicePortsFor(svc, slices, ctx): ServicePort[]
+export { servicePortsFor } from './service-ports.js';
+// nodeInfoFrom(node, nodeName, family, hostAddresses): NodeInfo
+export { nodeInfoFrom, isNodeEligible, nodeObjectIPs } from './node.js';
+// resolveNodePortAddresses(nodePortAddresses, node, hostAddresses, localhostNodePorts, family?): NodePortAddresses
+export { resolveNodePortAddresses, nodePortCIDRs, NODE_PORT_ADDRESSES_PRIMARY } from './node-port-addresses.js';
+// buildProxyState(input): ProxyState
+export { buildProxyState, indexSlicesByService } from './state.js';
+// serviceKeyOf(svc) / serviceKeyOfSlice(slice): ServiceKey | null
+export { serviceKeyOf, serviceKeyOfSlice, servicePortKeyOf, isDNSLabel, DEFAULT_NAMESPACE } from './keys.js';
+
+// Building blocks the modes and the sync loop share.
+export { portProtoHash, endpointHash } from './hash.js';
+export { categorizeEndpoints, topologyModeFromHints } from './topology.js';
+export type { CategorizedEndpoints, TopologyMode, TrafficPolicyView } from './topology.js';
+export { endpointsFromSlices, endpointPortKey } from './endpoints.js';
+export {
+  servicePortSpecs, skipReason, clusterIPForFamily, DEFAULT_AFFINITY_TIMEOUT_SECONDS,
+} from './service-info.js';
+export type { ServicePortSpec } from './service-info.js';
+export {
+  parseIP, normalizeIP, ipFamilyOf, parseCIDR, normalizeCIDR, cidrContains, isLoopbackIP, joinHostPort,
+  splitIPsByFamily, splitCIDRsByFamily,
+} from './ip.js';
+export type { ParsedIP, ParsedCIDR } from './ip.js';

@@ -97,7 +97,10 @@ export interface ServicePort {
 export interface NodePortAddresses {
   /** true: every local address of the family (kube-proxy's default, or "all"). */
   readonly all: boolean;
-  /** The node's addresses matching nodePortAddresses when all is false. */
+  /**
+   * The node's addresses matching nodePortAddresses (when all is true: every local address of the
+   * family). IPv6 link-local never; IPv4 loopback only when localhost is true.
+   */
   readonly ips: readonly string[];
   /** IPv4 localhost node ports (127.0.0.0/8) are served. */
   readonly localhost: boolean;
@@ -113,6 +116,11 @@ export interface NodeInfo {
   readonly podCIDRs: readonly string[];
   /** False while the Node is being deleted or carries ToBeDeletedByClusterAutoscaler. */
   readonly eligible: boolean;
+  /**
+   * The node's primary IP of this family: the Node object's first InternalIP (else ExternalIP) of the
+   * family, not loopback. Undefined when the Node reports none. ("primary" in nodePortAddresses.)
+   */
+  readonly primaryIP?: string;
 }
 
 export interface ProxyState {

@@ -1,0 +1,350 @@
+/**
+ * backend.ts: the iptables mode's Backend: render (pure) → choose what to write → one iptables-restore.
+ *
+ * Full vs. partial sync (kube-proxy's MinimizeIPTablesRestore): after a successful full sync, a sync
+ * writes only the chains of the services in the ChangeSet, the dispatch chains whose text changed, and
+ * `-X` for chains that are gone. It falls back to a full sync at start, on every full ChangeSet (the
+ * sync-period), after any failure, when the comment mode flips (more/fewer than 1000 endpoints), and when
+ * the KUBE-PROXY-CANARY chain in mangle is missing (someone flushed the tables).
+ *
+ * How a full sync is written. Measured here (notes/iptables-restore-scaling.md, and perf/sync/iptables-5k.ts):
+ * with the nft backend, `iptables-restore --noflush` of a whole ruleset costs roughly quadratic time in
+ * userspace (5,000 services × 2 endpoints: ~7 s), while a restore *without* --noflush, which replaces each
+ * named table whole, takes ~1 s for the same rules. kube-proxy uses --noflush, which is why it spends ~7.5 s
+ * per full sync at that size. kpx therefore does a full sync as a whole-table restore of nat and filter:
+ * it reads both tables with one iptables-save, keeps every chain and rule it does not own verbatim
+ * (other programs' rules, the built-in chains' policies and counters, the canary), adds its jumps if
+ * missing, and appends its freshly rendered chains. Cost: one iptables-save (~0.3 s at 5k services) on
+ * top of the bare restore. Caveat: a rule another program commits between our save and our restore (a
+ * window of a few hundred ms, once per sync-period) would be lost; with the nft backend no lock can
+ * prevent that (iptables-nft takes no xtables lock). If that matters on a node, construct the backend
+ * with fullSyncStrategy 'noflush' (kube-proxy's behaviour). kpx also falls back to --noflush by itself when
+ * iptables-save reports a table it cannot print faithfully (nft objects iptables does not know).
+ * Partial syncs always use --noflush: they name only a few chains, which is cheap.
+ */
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { BackendOptions } from '../../src/backend.js';
+import type { Backend, ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey, SyncResult } from '../../src/model/types.js';
+import { Conntrack } from '../../src/net/conntrack.js';
+import { exec } from '../../src/net/exec.js';
+import { Iptables, type IptablesTable } from '../../src/net/iptables.js';
+import { KpxError, errorMessage } from '../../src/util/errors.js';
+import type { Logger } from '../../src/util/log.js';
+import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
+import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpArgs, type JumpRule } from './jumps.js';
+import { RenderCache, cidrContains, renderRules, toRestoreInput, type RenderOptions, type RenderedRules } from './render.js';
+import { staleConntrackFilters } from './stale-conntrack.js';
+import { cleanupInput, parseSave, wholeTableInput } from './table-merge.js';
+
+export type FullSyncStrategy = 'replace-tables' | 'noflush';
+
+/** How often a partial sync looks for the mangle canary (kube-proxy polls it every sync-period). */
+export const CANARY_CHECK_INTERVAL_MS = 5_000;
+
+export interface IptablesBackendExtras {
+  /** Drive a named network namespace from outside (tests, sandbox, perf). */
+  readonly netns?: string;
+  /** See the file comment; default 'replace-tables'. */
+  readonly fullSyncStrategy?: FullSyncStrategy;
+  /** Override the iptables / conntrack wrappers (tests). */
+  readonly iptables?: Iptables;
+  readonly conntrack?: Conntrack;
+  /** Override sysctl access (unit tests must never touch the host's sysctls). */
+  readonly sysctl?: SysctlAccess;
+}
+
+/** Reads (value undefined) or writes a sysctl; resolves undefined when it does not exist or fails. */
+export type SysctlAccess = (key: string, value?: string) => Promise<string | undefined>;
+
+/** What the last sync did (for logs, tests and perf). */
+export interface LastSyncInfo {
+  readonly kind: 'full' | 'partial' | 'none';
+  readonly input: string;
+  readonly deletedChains: readonly string[];
+  readonly renderMs: number;
+  readonly restoreMs: number;
+  readonly totalMs: number;
+}
+
+interface IptablesMetrics {
+  restoreFailures: Counter;
+  partialRestoreFailures: Counter;
+  rulesTotal: Gauge<'table'>;
+  rulesLast: Gauge<'table'>;
+}
+
+/** Registers (or reuses, for the second family of a dual-stack node) kube-proxy's iptables metrics. */
+function iptablesMetrics(registry: Registry): IptablesMetrics {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const registers = [registry];
+  return {
+    restoreFailures: get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total', () => new Counter({
+      name: 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total', help: 'Cumulative proxy iptables restore failures', registers })),
+    partialRestoreFailures: get('kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total', () => new Counter({
+      name: 'kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total', help: 'Cumulative proxy iptables partial restore failures', registers })),
+    rulesTotal: get('kubeproxy_sync_proxy_rules_iptables_total', () => new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_iptables_total', help: 'Total number of iptables rules owned by kube-proxy', labelNames: ['table'], registers })),
+    rulesLast: get('kubeproxy_sync_proxy_rules_iptables_last', () => new Gauge({
+      name: 'kubeproxy_sync_proxy_rules_iptables_last', help: 'Number of iptables rules written by kube-proxy in last sync', labelNames: ['table'], registers })),
+  };
+}
+
+/** Applied state remembered after a successful sync, to plan the next partial one. */
+interface Applied {
+  readonly dispatch: ReadonlyMap<string, string>;
+  readonly filter: string;
+  readonly activeNatChains: ReadonlySet<string>;
+  readonly largeClusterMode: boolean;
+}
+
+export class IptablesBackend implements Backend {
+  readonly mode = 'iptables' as const;
+  readonly family: IPFamily;
+  readonly ipt: Iptables;
+  private readonly ct: Conntrack;
+  private readonly opts: BackendOptions;
+  private readonly log: Logger;
+  private readonly netns: string | undefined;
+  private readonly strategy: FullSyncStrategy;
+  private readonly sysctlAccess: SysctlAccess | undefined;
+  private readonly metrics: IptablesMetrics;
+  private readonly cache = new RenderCache();
+  private applied: Applied | undefined;
+  /** The services of the last successful sync (stale-conntrack planning); undefined before the first. */
+  private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
+  private needFullSync = true;
+  private lastCanaryCheck = -Infinity;
+  private randomFully: boolean | undefined;
+  private tcpBeLiberal = false;
+  private initDone = false;
+  private last: LastSyncInfo = { kind: 'none', input: '', deletedChains: [], renderMs: 0, restoreMs: 0, totalMs: 0 };
+
+  constructor(opts: BackendOptions, extras: IptablesBackendExtras = {}) {
+    this.opts = opts;
+    this.family = opts.family;
+    this.netns = extras.netns;
+    this.log = opts.log.child({ mode: 'iptables', family: opts.family });
+    this.ipt = extras.iptables ?? new Iptables({ family: opts.family, netns: extras.netns });
+    this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
+    this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
+    this.sysctlAccess = extras.sysctl;
+    this.metrics = iptablesMetrics(opts.registry);
+  }
+
+  get lastSync(): LastSyncInfo {
+    return this.last;
+  }
+
+  /** Whether this node serves IPv4 localhost NodePorts (kube-proxy: the flag, and nodePortAddresses covering 127.0.0.1). */
+  private localhostNodePorts(): boolean {
+    const npa = this.opts.config.nodePortAddresses;
+    return this.family === 'IPv4' && this.opts.config.iptables.localhostNodePorts &&
+      (npa.length === 0 || npa.some((c) => c === 'localhost' || cidrContains(c, '127.0.0.1')));
+  }
+
+  private jumps(): JumpRule[] {
+    return this.localhostNodePorts() ? [...JUMP_RULES, ...KUBELET_FIREWALL_JUMPS] : [...JUMP_RULES];
+  }
+
+  private async sysctl(key: string, value?: string): Promise<string | undefined> {
+    if (this.sysctlAccess) return this.sysctlAccess(key, value);
+    try {
+      const args = value === undefined ? ['-n', key] : ['-w', `${key}=${value}`];
+      return (await exec('sysctl', args, { netns: this.netns, timeoutMs: 10_000 })).stdout.trim();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** init: sysctls of this namespace, the canary chains, the base chains and the jumps to them. Idempotent. */
+  async init(): Promise<void> {
+    if (this.localhostNodePorts()) {
+      // NodePorts on 127.0.0.1 need the kernel to route "martian" loopback destinations (kubernetes#90259;
+      // KUBE-FIREWALL then drops such packets arriving from outside).
+      this.log.info('setting route_localnet=1 to allow node-ports on localhost');
+      if ((await this.sysctl('net.ipv4.conf.all.route_localnet', '1')) === undefined) {
+        throw new KpxError('KPX_SYSCTL', 'cannot set net.ipv4.conf.all.route_localnet=1 (needed for localhost NodePorts)');
+      }
+    }
+    // Bridged pod-to-pod replies must pass through iptables to be un-DNATed (when br_netfilter is present).
+    const key = this.family === 'IPv6' ? 'net.bridge.bridge-nf-call-ip6tables' : 'net.bridge.bridge-nf-call-iptables';
+    if ((await this.sysctl(key)) !== undefined) await this.sysctl(key, '1');
+    this.tcpBeLiberal = (await this.sysctl('net.netfilter.nf_conntrack_tcp_be_liberal')) === '1';
+    this.randomFully = await this.ipt.hasRandomFully();
+    for (const table of ['mangle', 'nat', 'filter'] as IptablesTable[]) await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
+    await this.ensureJumps();
+    this.initDone = true;
+  }
+
+  private async ensureJumps(): Promise<void> {
+    for (const j of this.jumps()) {
+      await this.ipt.ensureChain(j.table, j.to);
+      await this.ipt.ensureRule('prepend', j.table, j.from, jumpArgs(j));
+    }
+  }
+
+  renderOptions(): RenderOptions {
+    return {
+      family: this.family,
+      masqueradeAll: this.opts.config.iptables.masqueradeAll,
+      masqueradeBit: this.opts.config.iptables.masqueradeBit,
+      clusterCIDR: this.opts.clusterCIDR,
+      randomFully: this.randomFully ?? true,
+      conntrackTCPLiberal: this.tcpBeLiberal,
+    };
+  }
+
+  /** Forces the next sync to be full (kube-proxy's needFullSync). */
+  requestFullSync(): void {
+    this.needFullSync = true;
+  }
+
+  async sync(state: ProxyState, changed: ChangeSet): Promise<SyncResult> {
+    const t0 = performance.now();
+    let partial = false;
+    try {
+      if (!this.initDone) await this.init();
+      partial = !changed.full && !this.needFullSync && this.applied !== undefined;
+      // Like kube-proxy's iptables Monitor, the canary is polled, not checked on every sync: a check costs
+      // an exec (~20-40 ms), a large share of a one-endpoint sync. A flush in between also makes the next
+      // partial restore fail (its jumps to KUBE-MARK-MASQ dangle), which forces a full sync anyway.
+      if (partial && performance.now() - this.lastCanaryCheck >= CANARY_CHECK_INTERVAL_MS) {
+        this.lastCanaryCheck = performance.now();
+        if (!(await this.ipt.chainExists('mangle', KUBE_PROXY_CANARY))) {
+          this.log.info('KUBE-PROXY-CANARY is gone (tables flushed?): doing a full sync');
+          partial = false;
+        }
+      }
+      if (partial) await this.syncPartial(state, changed, t0);
+      else await this.syncFull(state, t0);
+      this.needFullSync = false;
+    } catch (err) {
+      this.needFullSync = true;
+      this.metrics.restoreFailures.inc();
+      if (partial) this.metrics.partialRestoreFailures.inc();
+      const error = err instanceof KpxError ? err : new KpxError('KPX_IPTABLES_SYNC', errorMessage(err), { cause: err });
+      this.log.error('iptables sync failed', { partial, error: error.message });
+      return { ok: false, retry: true, error };
+    }
+    await this.cleanConntrack(state);
+    this.prevServices = state.services;
+    return { ok: true };
+  }
+
+  private recordApplied(r: RenderedRules): void {
+    const dispatch = new Map<string, string>();
+    for (const [c, rules] of r.natDispatch) dispatch.set(c, rules.join('\n'));
+    this.applied = {
+      dispatch, filter: r.filterRules.join('\n'), activeNatChains: r.activeNatChains,
+      largeClusterMode: r.largeClusterMode,
+    };
+    this.metrics.rulesTotal.set({ table: 'filter' }, r.totalRules.filter);
+    this.metrics.rulesTotal.set({ table: 'nat' }, r.totalRules.nat);
+    const gauge = this.opts.registry.getSingleMetric('kubeproxy_sync_proxy_rules_no_local_endpoints_total') as Gauge<'traffic_policy'> | undefined;
+    gauge?.set({ traffic_policy: 'internal' }, r.noLocalEndpoints.internal);
+    gauge?.set({ traffic_policy: 'external' }, r.noLocalEndpoints.external);
+  }
+
+  private async syncFull(state: ProxyState, t0: number): Promise<void> {
+    const tr = performance.now();
+    const r = renderRules(state, this.renderOptions(), {}, this.cache);
+    const renderMs = performance.now() - tr;
+    let input: string;
+    let deleted: string[] = [];
+    let restoreMs: number;
+    let saved: ReturnType<typeof parseSave> | undefined;
+    if (this.strategy === 'replace-tables') {
+      // nat dominates (one rule line per kpx rule); filter and the mangle canary go alongside it.
+      const [nat, filter] = await Promise.all([this.ipt.save('nat'), this.ipt.save('filter'),
+        this.ipt.ensureChain('mangle', KUBE_PROXY_CANARY)]);
+      saved = parseSave(nat + filter);
+      this.lastCanaryCheck = performance.now();
+    }
+    if (saved && !saved.incompatible.has('nat') && !saved.incompatible.has('filter')) {
+      const whole = wholeTableInput(saved, r, this.jumps());
+      input = whole.input;
+      if (whole.addedJumps.length) this.log.v(2).info('re-adding jumps to kpx chains', { jumps: whole.addedJumps.map((j) => `${j.table}/${j.from}->${j.to}`) });
+      const ts = performance.now();
+      await this.ipt.restore(input, { counters: true });
+      restoreMs = performance.now() - ts;
+    } else {
+      // kube-proxy's way: ensure jumps one by one, then --noflush everything, deleting stale chains.
+      if (saved) this.log.warn('iptables-save shows a table it cannot print faithfully; full sync with --noflush');
+      await this.ensureJumps();
+      for (const table of ['mangle', 'nat', 'filter'] as IptablesTable[]) await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
+      const existing = parseSave(await this.ipt.save('nat')).tables.get('nat');
+      deleted = existing ? [...existing.chains.keys()].filter((c) => isServiceChainName(c) && !r.activeNatChains.has(c)) : [];
+      input = toRestoreInput(r, { filter: true, natDispatch: r.natDispatch.keys(), deleteChains: deleted });
+      const ts = performance.now();
+      await this.ipt.restore(input, { noFlush: true, counters: true });
+      restoreMs = performance.now() - ts;
+    }
+    this.recordApplied(r);
+    this.metrics.rulesLast.set({ table: 'filter' }, r.totalRules.filter);
+    this.metrics.rulesLast.set({ table: 'nat' }, r.totalRules.nat);
+    this.last = { kind: 'full', input, deletedChains: deleted, renderMs, restoreMs, totalMs: performance.now() - t0 };
+  }
+
+  private async syncPartial(state: ProxyState, changed: ChangeSet, t0: number): Promise<void> {
+    const prev = this.applied!;
+    const tr = performance.now();
+    const r = renderRules(state, this.renderOptions(), { services: changed.services }, this.cache);
+    const renderMs = performance.now() - tr;
+    if (r.largeClusterMode !== prev.largeClusterMode) {
+      // Every endpoint rule's text changes with the comment mode: rewrite everything.
+      this.log.v(2).info('comment mode changed (1000-endpoint threshold): full sync');
+      await this.syncFull(state, t0);
+      return;
+    }
+    // Dispatch chains hold one rule per service; at 5k services rewriting KUBE-SERVICES alone costs
+    // ~0.4 s with --noflush, so a chain is rewritten only when its text differs from what was written.
+    // (Nothing else writes these chains; a flush by someone else is caught by the canary.)
+    const dispatch = [...r.natDispatch.keys()].filter((c) => r.natDispatch.get(c)!.join('\n') !== prev.dispatch.get(c));
+    const filterChanged = r.filterRules.join('\n') !== prev.filter;
+    const deleted = [...prev.activeNatChains].filter((c) => !r.activeNatChains.has(c));
+    const input = toRestoreInput(r, { filter: filterChanged, natDispatch: dispatch, deleteChains: deleted });
+    let restoreMs = 0;
+    if (input) {
+      const ts = performance.now();
+      await this.ipt.restore(input, { noFlush: true, counters: true });
+      restoreMs = performance.now() - ts;
+    }
+    this.recordApplied(r);
+    let written = r.serviceRules.length + deleted.length;
+    for (const c of dispatch) written += r.natDispatch.get(c)!.length;
+    this.metrics.rulesLast.set({ table: 'filter' }, filterChanged ? r.totalRules.filter : 0);
+    this.metrics.rulesLast.set({ table: 'nat' }, written);
+    this.last = { kind: 'partial', input, deletedChains: deleted, renderMs, restoreMs, totalMs: performance.now() - t0 };
+  }
+
+  /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
+  private async cleanConntrack(state: ProxyState): Promise<void> {
+    const filters = staleConntrackFilters(this.prevServices, state.services);
+    for (const f of filters) {
+      try {
+        await this.ct.delete(f);
+      } catch (err) {
+        this.log.warn('failed to delete stale conntrack entries', { filter: f, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /**
+   * cleanup: removes every chain kpx (or kube-proxy's iptables mode) makes in nat and filter, the canary
+   * chains, and the jumps to them from built-in chains. Nothing else: other programs' rules stay as they
+   * are, and KUBE-FIREWALL stays (kubelet owns it too, and route_localnet may still be set). Idempotent.
+   */
+  async cleanup(): Promise<void> {
+    const plan = cleanupInput(parseSave(await this.ipt.save()));
+    for (const c of plan.keptReferenced) this.log.warn('chain still referenced by another program: flushed, not deleted', { chain: c });
+    if (plan.input) await this.ipt.restore(plan.input, { noFlush: true });
+    this.applied = undefined;
+    this.prevServices = undefined;
+    this.needFullSync = true;
+    this.initDone = false;
+  }
+
+  async close(): Promise<void> {
+    // Nothing runs in the background; the rules stay in the kernel.
+  }
+}

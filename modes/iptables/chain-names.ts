@@ -1,0 +1,95 @@
+/**
+ * chain-names.ts: kube-proxy's iptables chain names, so an operator's `iptables-save | grep KUBE-SVC-...`
+ * and kube-proxy's own cleanup find the same chains whether kube-proxy or kpx wrote them.
+ */
+import { createHash } from 'node:crypto';
+import type { Endpoint, ServicePort } from '../../src/model/types.js';
+
+export const KUBE_SERVICES = 'KUBE-SERVICES';
+export const KUBE_EXTERNAL_SERVICES = 'KUBE-EXTERNAL-SERVICES';
+export const KUBE_NODEPORTS = 'KUBE-NODEPORTS';
+export const KUBE_POSTROUTING = 'KUBE-POSTROUTING';
+export const KUBE_MARK_MASQ = 'KUBE-MARK-MASQ';
+export const KUBE_FORWARD = 'KUBE-FORWARD';
+export const KUBE_PROXY_FIREWALL = 'KUBE-PROXY-FIREWALL';
+export const KUBE_PROXY_CANARY = 'KUBE-PROXY-CANARY';
+/** kubelet's anti-martian chain; kube-proxy writes an identical copy when it serves localhost NodePorts. */
+export const KUBE_FIREWALL = 'KUBE-FIREWALL';
+
+export const SVC_PREFIX = 'KUBE-SVC-';
+export const SVL_PREFIX = 'KUBE-SVL-';
+export const EXT_PREFIX = 'KUBE-EXT-';
+export const FW_PREFIX = 'KUBE-FW-';
+export const SEP_PREFIX = 'KUBE-SEP-';
+/** Written by kube-proxy before 1.26; only ever deleted. */
+const XLB_PREFIX = 'KUBE-XLB-';
+
+/** The nat chains kpx fills itself on every sync (besides the per-service chains). */
+export const NAT_DISPATCH_CHAINS = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ] as const;
+/** The filter chains kpx fills itself (KUBE-FIREWALL only when it serves localhost NodePorts). */
+export const FILTER_CHAINS = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL] as const;
+
+/** isServiceChainName: a per-service or per-endpoint chain (kube-proxy's isServiceChainName, plus XLB). */
+export function isServiceChainName(chain: string): boolean {
+  return chain.startsWith(SVC_PREFIX) || chain.startsWith(SVL_PREFIX) || chain.startsWith(EXT_PREFIX) ||
+    chain.startsWith(FW_PREFIX) || chain.startsWith(SEP_PREFIX) || chain.startsWith(XLB_PREFIX);
+}
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** First 16 characters of RFC 4648 base32 (the first 10 bytes of the digest are enough for them). */
+function base32Prefix16(digest: Buffer): string {
+  let out = '';
+  for (let i = 0; i < 10; i += 5) {
+    // 5 bytes = 40 bits = 8 characters; split in two 20-bit halves to stay inside 32-bit integers.
+    const hi = (digest[i] << 12) | (digest[i + 1] << 4) | (digest[i + 2] >> 4);
+    const lo = ((digest[i + 2] & 0x0f) << 16) | (digest[i + 3] << 8) | digest[i + 4];
+    for (const v of [hi, lo]) {
+      out += BASE32[(v >> 15) & 31] + BASE32[(v >> 10) & 31] + BASE32[(v >> 5) & 31] + BASE32[v & 31];
+    }
+  }
+  return out;
+}
+
+/** portProtoHash: kube-proxy's suffix for KUBE-SVC/SVL/EXT/FW chains (the model stores it on ServicePort.hash). */
+export function portProtoHash(servicePortKey: string, protocol: string): string {
+  return base32Prefix16(createHash('sha256').update(servicePortKey + protocol.toLowerCase()).digest());
+}
+
+/** KUBE-SEP-<hash of servicePortName + protocol + "ip:port">, as kube-proxy names endpoint chains. */
+export function endpointChainName(servicePortKey: string, protocol: string, endpointKey: string): string {
+  return SEP_PREFIX + base32Prefix16(createHash('sha256').update(servicePortKey + protocol.toLowerCase() + endpointKey).digest());
+}
+
+/**
+ * ChainNameCache remembers endpoint chain names between syncs: hashing 10k endpoints costs ~10 ms, and the
+ * same endpoints come back every sync.
+ */
+export class ChainNameCache {
+  private names = new Map<string, string>();
+  private used = new Set<string>();
+
+  sep(sp: ServicePort, ep: Endpoint): string {
+    const id = sp.key + '\0' + sp.protocol + '\0' + ep.key;
+    let name = this.names.get(id);
+    if (name === undefined) {
+      name = endpointChainName(sp.key, sp.protocol, ep.key);
+      this.names.set(id, name);
+    }
+    this.used.add(id);
+    return name;
+  }
+
+  /** Forgets names not asked for since the last call, so the cache does not grow without bound. */
+  prune(): void {
+    if (this.names.size > this.used.size * 2 + 1024) {
+      for (const id of this.names.keys()) if (!this.used.has(id)) this.names.delete(id);
+    }
+    this.used.clear();
+  }
+}
+
+export function svcChain(sp: ServicePort): string { return SVC_PREFIX + sp.hash; }
+export function svlChain(sp: ServicePort): string { return SVL_PREFIX + sp.hash; }
+export function extChain(sp: ServicePort): string { return EXT_PREFIX + sp.hash; }
+export function fwChain(sp: ServicePort): string { return FW_PREFIX + sp.hash; }

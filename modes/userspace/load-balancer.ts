@@ -1,0 +1,130 @@
+/**
+ * load-balancer.ts: round robin with ClientIP affinity, the userspace proxy's only scheduling policy
+ * (kube-proxy's legacy LoadBalancerRR, rebuilt).
+ *
+ * One balancer per listener, keyed by a string id, because a service port may need two endpoint sets:
+ * the cluster set for internal traffic and the local set for external traffic with
+ * externalTrafficPolicy=Local. Which set a listener gets is decided by the listener plan; this file only
+ * rotates over what it is given.
+ *
+ * Endpoint updates keep the rotation position and every affinity entry whose endpoint is still present, so
+ * a change affects new connections only and clients that stick keep sticking.
+ */
+import type { Endpoint } from '../../src/model/types.js';
+import { systemClock, type Clock } from '../../src/sync/clock.js';
+
+/** The part of an Endpoint the proxy dials. */
+export type Target = Pick<Endpoint, 'key' | 'ip' | 'port'>;
+
+interface Affinity {
+  target: Target;
+  lastUsedMs: number;
+}
+
+interface Balancer {
+  targets: Target[];
+  byKey: Map<string, Target>;
+  next: number;
+  /** 0 = no affinity. */
+  affinityMs: number;
+  affinity: Map<string, Affinity>;
+  lastSweepMs: number;
+}
+
+/** How often (at most) expired affinity entries are swept, so a flood of one-off clients cannot grow the map forever. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+export class LoadBalancer {
+  readonly #clock: Clock;
+  readonly #balancers = new Map<string, Balancer>();
+
+  constructor(opts: { clock?: Clock } = {}) {
+    this.#clock = opts.clock ?? systemClock;
+  }
+
+  /**
+   * update sets the endpoints and affinity of one balancer (created on first use). Affinity entries that
+   * point at a removed endpoint are dropped; a changed timeout applies from now on.
+   */
+  update(id: string, endpoints: readonly Target[], affinityTimeoutSeconds: number): void {
+    let b = this.#balancers.get(id);
+    const now = this.#clock.now();
+    if (!b) {
+      b = { targets: [], byKey: new Map(), next: 0, affinityMs: 0, affinity: new Map(), lastSweepMs: now };
+      this.#balancers.set(id, b);
+    }
+    const targets = endpoints.map((e) => ({ key: e.key, ip: e.ip, port: e.port }));
+    if (!sameTargets(b.targets, targets)) {
+      b.targets = targets;
+      b.byKey = new Map(targets.map((t) => [t.key, t]));
+      b.next = targets.length ? b.next % targets.length : 0;
+      for (const [client, a] of b.affinity) {
+        const still = b.byKey.get(a.target.key);
+        if (still) a.target = still;
+        else b.affinity.delete(client);
+      }
+    }
+    b.affinityMs = Math.max(0, affinityTimeoutSeconds) * 1000;
+    if (b.affinityMs === 0) b.affinity.clear();
+    else this.#sweep(b, now);
+  }
+
+  remove(id: string): void {
+    this.#balancers.delete(id);
+  }
+
+  has(id: string): boolean {
+    return this.#balancers.has(id);
+  }
+
+  /** endpointCount is what a listener checks to refuse a client at once when there is nothing to dial. */
+  endpointCount(id: string): number {
+    return this.#balancers.get(id)?.targets.length ?? 0;
+  }
+
+  /**
+   * nextEndpoint picks the endpoint for a new connection (or UDP session) from srcAddr: the client's
+   * affinity endpoint while it is fresh, else the next in rotation (recorded as the new affinity).
+   * resetAffinity is set after a failed dial, so a dead sticky endpoint is not chosen again.
+   * Returns undefined when the balancer has no endpoints.
+   */
+  nextEndpoint(id: string, srcAddr: string, resetAffinity: boolean): Target | undefined {
+    const b = this.#balancers.get(id);
+    if (!b || b.targets.length === 0) return undefined;
+    if (b.affinityMs > 0) {
+      const now = this.#clock.now();
+      const a = b.affinity.get(srcAddr);
+      if (a && !resetAffinity && now - a.lastUsedMs < b.affinityMs) {
+        a.lastUsedMs = now;
+        return a.target;
+      }
+      const target = this.#rotate(b, resetAffinity ? a?.target : undefined);
+      b.affinity.set(srcAddr, { target, lastUsedMs: now });
+      if (now - b.lastSweepMs > SWEEP_INTERVAL_MS) this.#sweep(b, now);
+      return target;
+    }
+    return this.#rotate(b, undefined);
+  }
+
+  /** Next in rotation; skips `avoid` (the endpoint that just failed) when there is another choice. */
+  #rotate(b: Balancer, avoid: Target | undefined): Target {
+    let t = b.targets[b.next];
+    b.next = (b.next + 1) % b.targets.length;
+    if (avoid && t.key === avoid.key && b.targets.length > 1) {
+      t = b.targets[b.next];
+      b.next = (b.next + 1) % b.targets.length;
+    }
+    return t;
+  }
+
+  #sweep(b: Balancer, now: number): void {
+    b.lastSweepMs = now;
+    for (const [client, a] of b.affinity) if (now - a.lastUsedMs >= b.affinityMs) b.affinity.delete(client);
+  }
+}
+
+function sameTargets(a: readonly Target[], b: readonly Target[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i].key !== b[i].key || a[i].ip !== b[i].ip || a[i].port !== b[i].port) return false;
+  return true;
+}

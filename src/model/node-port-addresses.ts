@@ -1,0 +1,68 @@
+/**
+ * node-port-addresses.ts: where NodePorts are served, from --nodeport-addresses, as kube-proxy resolves it
+ * (pkg/proxy/util/nodeport_addresses.go and cmd/kube-proxy's "primary" handling):
+ *
+ * - the list is filtered to this family; when nothing of the family remains (the default, empty list)
+ *   it means 0.0.0.0/0 or ::/0, i.e. every local address ("all");
+ * - a list that is exactly ["primary"] means the node's primary IP of each family (/32 or /128); a family
+ *   with no primary IP falls back to "all", as kube-proxy does;
+ * - otherwise the host's own addresses inside one of the CIDRs;
+ * - IPv4 localhost NodePorts (127.0.0.0/8, via route_localnet) only when localhostNodePorts is on and a
+ *   CIDR covers 127.0.0.0 (so also with "all"); never on IPv6.
+ */
+import { cidrContains, isLinkLocalIPv6, isLoopbackIP, isZeroCIDR, parseCIDR, parseIP } from './ip.js';
+import type { ParsedCIDR } from './ip.js';
+import type { IPFamily, NodeInfo, NodePortAddresses } from './types.js';
+
+export const NODE_PORT_ADDRESSES_PRIMARY = 'primary';
+
+const IPV4_LOOPBACK_START = '127.0.0.0';
+
+/** The CIDRs of this family the configured list stands for ("primary" expanded). */
+export function nodePortCIDRs(nodePortAddresses: readonly string[], node: NodeInfo, family: IPFamily): ParsedCIDR[] {
+  const out: ParsedCIDR[] = [];
+  for (const raw of nodePortAddresses) {
+    const entry = typeof raw === 'string' ? raw.trim() : '';
+    let cidr: ParsedCIDR | null;
+    if (entry === NODE_PORT_ADDRESSES_PRIMARY) {
+      const ip = node.primaryIP ? parseIP(node.primaryIP) : null;
+      if (!ip || ip.family !== family || isLoopbackIP(ip)) continue;
+      cidr = parseCIDR(`${ip.text}/${family === 'IPv4' ? 32 : 128}`);
+    } else {
+      cidr = parseCIDR(entry); // the config layer reports bad entries; here they are just not addresses
+    }
+    if (cidr && cidr.family === family) out.push(cidr);
+  }
+  if (out.length === 0) out.push(parseCIDR(family === 'IPv4' ? '0.0.0.0/0' : '::/0')!);
+  return out;
+}
+
+/**
+ * Resolves nodePortAddresses for one family. `ips` holds the host's matching addresses (every local
+ * address of the family when `all`), without IPv6 link-local addresses, and with IPv4 loopback only when
+ * localhost NodePorts are served.
+ */
+export function resolveNodePortAddresses(
+  nodePortAddresses: readonly string[],
+  node: NodeInfo,
+  hostAddresses: readonly string[],
+  localhostNodePorts: boolean,
+  family?: IPFamily,
+): NodePortAddresses {
+  const fam: IPFamily = family ?? (node.ips[0] ? (node.ips[0].includes(':') ? 'IPv6' : 'IPv4') : 'IPv4');
+  const cidrs = nodePortCIDRs(nodePortAddresses, node, fam);
+  const all = cidrs.some(isZeroCIDR);
+  const containsIPv4Loopback = fam === 'IPv4'
+    && cidrs.some((c) => cidrContains(c, IPV4_LOOPBACK_START) || isLoopbackIP(parseIP(c.text.split('/')[0])!));
+  const localhost = fam === 'IPv4' && localhostNodePorts && containsIPv4Loopback;
+
+  const ips: string[] = [];
+  for (const raw of hostAddresses) {
+    const ip = parseIP(raw);
+    if (!ip || ip.family !== fam || isLinkLocalIPv6(ip)) continue;
+    if (isLoopbackIP(ip) && !localhost) continue;
+    if (ips.includes(ip.text)) continue;
+    if (all || cidrs.some((c) => cidrContains(c, ip))) ips.push(ip.text);
+  }
+  return { all, ips, localhost };
+}

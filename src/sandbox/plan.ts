@@ -1,0 +1,163 @@
+/**
+ * plan.ts: the sandbox's names and addresses, decided before anything touches the kernel. Pure, so the
+ * address plan is tested without root and the builder only carries it out.
+ *
+ * Layout (N = node number, 1 or 2):
+ *   kpx-<run>-lan      a switch namespace: bridge br0 joining the node network 10.10.0.0/24
+ *   kpx-<run>-nodeN    eth0 10.10.0.N on the node network, bridge cbr0 10.244.N.1/24 for its pods,
+ *                      default route out eth0 (a ClusterIP from the node needs a route before DNAT),
+ *                      routes to the other nodes' pod CIDRs via their node IPs
+ *   kpx-<run>-<pod>    eth0 10.244.N.(10+i)/24 on nodeN's cbr0, default via 10.244.N.1
+ *   kpx-<run>-client   eth0 10.10.0.50/24 (+ 10.10.0.51 for source-range tests), default via node1
+ */
+import { randomBytes } from 'node:crypto';
+
+export const NODE_NETWORK_PREFIX = '10.10.0';
+export const NODE_NETWORK_CIDR = '10.10.0.0/24';
+export const CLUSTER_CIDR = '10.244.0.0/16';
+export const CLIENT_IPS = ['10.10.0.50', '10.10.0.51'] as const;
+
+export interface PodSpec {
+  /** The pod's name: namespace suffix and the "pod" field its server answers with. */
+  readonly name: string;
+  /** 1-based node number. */
+  readonly node: number;
+  /** TCP (HTTP) ports the pod's server listens on; default [8080]. */
+  readonly tcpPorts?: readonly number[];
+  /** UDP ports the pod's server answers on; default [8080]. */
+  readonly udpPorts?: readonly number[];
+  /** Start no server (a pod that only sends). */
+  readonly noServer?: boolean;
+}
+
+export interface SandboxOptions {
+  /** 1 or 2 nodes (default 1). */
+  readonly nodes?: number;
+  /** The pods; default one pod "pod1" on node 1. */
+  readonly pods?: readonly PodSpec[];
+  /** Add the external client namespace on the node network (default false). */
+  readonly externalClient?: boolean;
+  /** Fixed run prefix (tests of the builder); default `kpx-<6 random chars>-`. */
+  readonly prefix?: string;
+}
+
+export interface NodePlan {
+  /** "node1", "node2": also the Kubernetes Node name kpx runs as. */
+  readonly name: string;
+  readonly index: number;
+  readonly ns: string;
+  readonly nodeIP: string;
+  readonly podCIDR: string;
+  /** The node's address on its pod bridge (the pods' gateway). */
+  readonly bridgeIP: string;
+  /** Interface names inside the node namespace. */
+  readonly bridgeDev: 'cbr0';
+  readonly uplinkDev: 'eth0';
+  /** Routes to the other nodes' pod CIDRs. */
+  readonly podRoutes: readonly { cidr: string; via: string }[];
+}
+
+export interface PodPlan {
+  readonly name: string;
+  readonly ns: string;
+  readonly node: string;
+  readonly ip: string;
+  readonly gateway: string;
+  /** The veth end in the node namespace (the pod's end is eth0). */
+  readonly hostDev: string;
+  readonly tcpPorts: readonly number[];
+  readonly udpPorts: readonly number[];
+  readonly noServer: boolean;
+}
+
+export interface ClientPlan {
+  readonly name: 'client';
+  readonly ns: string;
+  readonly ips: readonly string[];
+  /** Its default gateway: node1, so LoadBalancer and external IPs reach a node. */
+  readonly gateway: string;
+}
+
+export interface SandboxPlan {
+  readonly prefix: string;
+  readonly lanNs: string;
+  readonly nodes: readonly NodePlan[];
+  readonly pods: readonly PodPlan[];
+  readonly client?: ClientPlan;
+}
+
+const PREFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const POD_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
+
+/** A fresh run prefix `kpx-<6 random chars>-`: unique names let parallel runs share one machine. */
+export function newRunPrefix(): string {
+  const bytes = randomBytes(6);
+  let s = '';
+  for (const b of bytes) s += PREFIX_ALPHABET[b % PREFIX_ALPHABET.length];
+  return `kpx-${s}-`;
+}
+
+/** Every namespace this plan creates, in creation order. */
+export function namespacesOf(plan: SandboxPlan): string[] {
+  return [plan.lanNs, ...plan.nodes.map((n) => n.ns), ...plan.pods.map((p) => p.ns), ...(plan.client ? [plan.client.ns] : [])];
+}
+
+export function nodePlan(prefix: string, index: number, nodeCount: number): NodePlan {
+  const others = [];
+  for (let j = 1; j <= nodeCount; j++) {
+    if (j !== index) others.push({ cidr: `10.244.${j}.0/24`, via: `${NODE_NETWORK_PREFIX}.${j}` });
+  }
+  return {
+    name: `node${index}`,
+    index,
+    ns: `${prefix}node${index}`,
+    nodeIP: `${NODE_NETWORK_PREFIX}.${index}`,
+    podCIDR: `10.244.${index}.0/24`,
+    bridgeIP: `10.244.${index}.1`,
+    bridgeDev: 'cbr0',
+    uplinkDev: 'eth0',
+    podRoutes: others,
+  };
+}
+
+/** The pod's address: 10.244.<node>.<10 + its position among that node's pods, 1-based>. */
+export function podPlan(prefix: string, spec: PodSpec, hostIndex: number): PodPlan {
+  return {
+    name: spec.name,
+    ns: `${prefix}${spec.name}`,
+    node: `node${spec.node}`,
+    ip: `10.244.${spec.node}.${10 + hostIndex}`,
+    gateway: `10.244.${spec.node}.1`,
+    hostDev: `vp${hostIndex}`,
+    tcpPorts: spec.tcpPorts ?? [8080],
+    udpPorts: spec.udpPorts ?? [8080],
+    noServer: spec.noServer ?? false,
+  };
+}
+
+/** Validates the options and lays out names and addresses. Throws on a bad option (a caller's bug). */
+export function planSandbox(opts: SandboxOptions = {}): SandboxPlan {
+  const prefix = opts.prefix ?? newRunPrefix();
+  if (!/^kpx-[a-z0-9]{1,12}-$/.test(prefix)) throw new Error(`sandbox prefix ${JSON.stringify(prefix)} must look like kpx-<chars>-`);
+  const nodeCount = opts.nodes ?? 1;
+  if (nodeCount !== 1 && nodeCount !== 2) throw new Error(`sandbox nodes must be 1 or 2, got ${nodeCount}`);
+  const nodes = [];
+  for (let i = 1; i <= nodeCount; i++) nodes.push(nodePlan(prefix, i, nodeCount));
+  const specs = opts.pods ?? [{ name: 'pod1', node: 1 }];
+  const seen = new Set<string>(['lan', 'client', ...nodes.map((n) => n.name)]);
+  const perNode = new Map<number, number>();
+  const pods = specs.map((spec) => {
+    if (!POD_NAME.test(spec.name)) throw new Error(`pod name ${JSON.stringify(spec.name)} must be a short DNS label`);
+    if (seen.has(spec.name)) throw new Error(`pod name ${spec.name} is used twice (or is a node/client name)`);
+    if (!Number.isInteger(spec.node) || spec.node < 1 || spec.node > nodeCount) throw new Error(`pod ${spec.name}: node ${spec.node} does not exist`);
+    seen.add(spec.name);
+    const idx = (perNode.get(spec.node) ?? 0) + 1;
+    if (idx > 200) throw new Error(`too many pods on node ${spec.node}`);
+    perNode.set(spec.node, idx);
+    return podPlan(prefix, spec, idx);
+  });
+  const client: ClientPlan | undefined = opts.externalClient
+    ? { name: 'client', ns: `${prefix}client`, ips: [...CLIENT_IPS], gateway: nodes[0]!.nodeIP }
+    : undefined;
+  return { prefix, lanNs: `${prefix}lan`, nodes, pods, ...(client ? { client } : {}) };
+}

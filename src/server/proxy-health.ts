@@ -1,0 +1,98 @@
+/**
+ * proxy-health.ts: the proxy's health as kube-proxy's proxy_health.go defines it, with time from an injected
+ * clock so tests never sleep.
+ *
+ * - queuedUpdate(family) records the oldest change waiting to be programmed for that family (kept only if none
+ *   is pending already); updated(family) clears it and stamps lastUpdated.
+ * - The proxy is unhealthy when, for a family that has synced at least once, a change has waited
+ *   >= healthTimeout (kube-proxy: 2 x iptables syncPeriod). A family that is still starting (never synced) or
+ *   is fully synced counts as healthy.
+ * - nodeEligible is true until a Node event says otherwise (deletionTimestamp set, or the cluster autoscaler's
+ *   ToBeDeletedByClusterAutoscaler taint). /healthz combines both; /livez and the per-service health checks
+ *   ignore the node.
+ */
+import type { IPFamily } from '../model/types.js';
+import type { Clock } from '../sync/clock.js';
+
+/** The taint the cluster autoscaler puts on a node it is about to delete. */
+export const TO_BE_DELETED_TAINT = 'ToBeDeletedByClusterAutoscaler';
+
+/** Go's zero time, which kube-proxy reports as lastUpdated before any sync. */
+const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
+
+export interface ProxyHealthStatus {
+  /** The proxy's own health (node eligibility not included). */
+  healthy: boolean;
+  nodeEligible: boolean;
+  /** The latest sync of any family; when unhealthy, the last sync of the family that is late. */
+  lastUpdated: Date;
+  currentTime: Date;
+}
+
+/** The parts of a Node that decide eligibility. */
+export interface NodeLike {
+  metadata?: { deletionTimestamp?: string | Date | null } | null;
+  spec?: { taints?: readonly { key?: string }[] | null } | null;
+}
+
+/** nodeEligible: false for a node being deleted or marked for deletion by the cluster autoscaler. */
+export function isNodeEligible(node: NodeLike): boolean {
+  if (node.metadata?.deletionTimestamp) return false;
+  return !(node.spec?.taints ?? []).some((t) => t.key === TO_BE_DELETED_TAINT);
+}
+
+export class ProxyHealth {
+  private readonly clock: Clock;
+  private readonly healthTimeoutMs: number;
+  private readonly lastUpdatedMs = new Map<IPFamily, number>();
+  private readonly oldestPendingMs = new Map<IPFamily, number>();
+  private eligible = true;
+
+  constructor(opts: { clock: Clock; healthTimeoutMs: number }) {
+    this.clock = opts.clock;
+    this.healthTimeoutMs = opts.healthTimeoutMs;
+  }
+
+  /** queuedUpdate: a change for this family awaits a sync; only the oldest pending change is remembered. */
+  queuedUpdate(family: IPFamily): void {
+    if (!this.oldestPendingMs.has(family)) this.oldestPendingMs.set(family, this.clock.now());
+  }
+
+  /** updated: a sync of this family finished; nothing is pending any more. */
+  updated(family: IPFamily): void {
+    this.oldestPendingMs.delete(family);
+    this.lastUpdatedMs.set(family, this.clock.now());
+  }
+
+  setNodeEligible(eligible: boolean): void {
+    this.eligible = eligible;
+  }
+
+  /** syncNode: setNodeEligible from a Node object (kube-proxy's SyncNode). */
+  syncNode(node: NodeLike): void {
+    this.eligible = isNodeEligible(node);
+  }
+
+  /** isHealthy: the proxy's health without the node (what /livez and service health checks use). */
+  isHealthy(): boolean {
+    return this.evaluate(this.clock.now()).healthy;
+  }
+
+  status(): ProxyHealthStatus {
+    const now = this.clock.now();
+    const { healthy, lastUpdatedMs } = this.evaluate(now);
+    return { healthy, nodeEligible: this.eligible, lastUpdated: new Date(lastUpdatedMs), currentTime: new Date(now) };
+  }
+
+  private evaluate(now: number): { healthy: boolean; lastUpdatedMs: number } {
+    let latest = ZERO_TIME_MS;
+    for (const [family, updatedMs] of this.lastUpdatedMs) {
+      if (updatedMs > latest) latest = updatedMs;
+      const pending = this.oldestPendingMs.get(family);
+      if (pending === undefined) continue; // fully synced
+      if (now - pending < this.healthTimeoutMs) continue; // a change is queued but not late yet
+      return { healthy: false, lastUpdatedMs: updatedMs };
+    }
+    return { healthy: true, lastUpdatedMs: latest };
+  }
+}

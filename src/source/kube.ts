@@ -1,0 +1,110 @@
+/**
+ * kube.ts: the cluster-state source backed by the Kubernetes API, as kube-proxy watches it: Services and
+ * EndpointSlices without the service-proxy-name or headless labels, and this node's Node object (field
+ * selector on its name). One ResilientInformer per kind; see kube-informer.ts for how client-node's gaps
+ * (no synced signal, no restart after errors) are covered.
+ */
+import {
+  CoreV1Api, DiscoveryV1Api, Observable, type KubeConfig, type ObservableMiddleware, type RequestContext,
+  type ResponseContext,
+} from '@kubernetes/client-node';
+import type { ApiKind } from '../model/api.js';
+import type { Logger } from '../util/log.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { loadKubeConfig } from './kube-config.js';
+import { ResilientInformer, type InformerSpec, type RawList } from './kube-informer.js';
+import { nodeFieldSelector, PROXIED_LABEL_SELECTOR } from './selectors.js';
+import type { ClusterSource, SourceHandler } from './types.js';
+
+export interface KubeSourceOptions {
+  /** --kubeconfig; '' for in-cluster or default loading. */
+  kubeconfig: string;
+  /** --master; overrides the kubeconfig's server when set. */
+  master: string;
+  /** This node's name (--hostname-override or the hostname); selects the one Node object watched. */
+  nodeName: string;
+  log: Logger;
+  /** Delay before retrying a failed list/watch: initialMs doubling to maxMs. Default 800 ms to 30 s. */
+  backoff?: BackoffOptions;
+  /** A list request that has not answered after this long is abandoned and retried. Default 60 s. */
+  listTimeoutMs?: number;
+}
+
+/**
+ * listRaw runs one of client-node's list calls but returns the body as the server sent it: a post
+ * middleware reads the text, keeps it, and hands the generated code a copy to parse as usual (the typed
+ * result is discarded; see kube-informer.ts). The pre middleware bounds the call, which client-node does
+ * not: a list that hangs would otherwise stall the informer forever.
+ */
+async function listRaw(timeoutMs: number, call: (options: any) => Promise<unknown>): Promise<RawList> {
+  let raw: string | undefined;
+  const capture: ObservableMiddleware = {
+    pre: (ctx: RequestContext) => {
+      ctx.setSignal(AbortSignal.timeout(timeoutMs));
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res: ResponseContext) => new Observable(res.body.text().then((text) => {
+      raw = text;
+      const bytes = Buffer.from(text);
+      res.body = { text: async () => text, binary: async () => bytes, stream: () => null };
+      return res;
+    })),
+  };
+  // The object-parameter API hands these options to the observable layer, hence Observable above.
+  await call({ middleware: [capture], middlewareMergeStrategy: 'append' });
+  if (raw === undefined) throw new Error('list returned no body');
+  return JSON.parse(raw) as RawList;
+}
+
+function specs(kc: KubeConfig, nodeName: string, listTimeoutMs: number): InformerSpec[] {
+  const core = kc.makeApiClient(CoreV1Api);
+  const discovery = kc.makeApiClient(DiscoveryV1Api);
+  const nodeSelector = nodeFieldSelector(nodeName);
+  const labelSelector = PROXIED_LABEL_SELECTOR;
+  return [
+    {
+      kind: 'Service', apiVersion: 'v1', path: '/api/v1/services', labelSelector,
+      list: () => listRaw(listTimeoutMs, (o) => core.listServiceForAllNamespaces({ labelSelector }, o)),
+    },
+    {
+      kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices',
+      labelSelector,
+      list: () => listRaw(listTimeoutMs, (o) => discovery.listEndpointSliceForAllNamespaces({ labelSelector }, o)),
+    },
+    {
+      kind: 'Node', apiVersion: 'v1', path: '/api/v1/nodes', fieldSelector: nodeSelector,
+      list: () => listRaw(listTimeoutMs, (o) => core.listNode({ fieldSelector: nodeSelector }, o)),
+    },
+  ];
+}
+
+/**
+ * createKubeSource reads the kubeconfig at once and throws ConfigError (one line naming the flag or file)
+ * when it is unusable; an unreachable API server is not an error here: the source keeps retrying.
+ */
+export function createKubeSource(opts: KubeSourceOptions): ClusterSource {
+  const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, master: opts.master });
+  const log = opts.log.child({ source: 'kube' });
+  const backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  let informers: ResilientInformer[] = [];
+
+  return {
+    name: 'kube',
+    async start(handler: SourceHandler): Promise<void> {
+      if (informers.length > 0) throw new Error('kube source already started');
+      log.info('watching the API server', { server: kc.getCurrentCluster()?.server, node: opts.nodeName });
+      informers = specs(kc, opts.nodeName, opts.listTimeoutMs ?? 60_000).map((spec) => {
+        const kind: ApiKind = spec.kind;
+        return new ResilientInformer(kc, spec, {
+          upsert: (obj) => handler.upsert(kind, obj),
+          remove: (obj) => handler.remove(kind, obj),
+          synced: () => handler.synced(kind),
+        }, log, backoff);
+      });
+      await Promise.all(informers.map((i) => i.start()));
+    },
+    async stop(): Promise<void> {
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
+}

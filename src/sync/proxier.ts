@@ -1,0 +1,227 @@
+/**
+ * proxier.ts: the sync loop's heart. It is the SourceHandler the source feeds; it records changes in the
+ * trackers, asks the bounded-frequency runner for a sync, and on each sync turns the pending changes into
+ * one ProxyState per IP family and one ChangeSet, hands them to each family's Backend, and reports the
+ * outcome to health, metrics and the per-service health-check server.
+ *
+ * Like kube-proxy, nothing is programmed before Services AND EndpointSlices have both been listed once
+ * (isInitialized()), so a half-listed cluster never wipes rules that are still correct. Dual-stack is one
+ * Backend per family behind this one proxier (kube-proxy's metaproxier): one runner, one ChangeSet, and a
+ * failure in either family makes the next sync full for both.
+ */
+import type { ApiKind, ApiObject } from '../model/api.js';
+import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../model/types.js';
+import type { ProxyMetrics } from '../server/metrics.js';
+import type { SourceHandler } from '../source/types.js';
+import type { Logger } from '../util/log.js';
+import { errorMessage } from '../util/errors.js';
+import type { Clock } from './clock.js';
+import { ClusterCache, type PendingChanges } from './cluster-cache.js';
+import { BoundedFrequencyRunner, type RunOutcome, type SyncRequest } from './runner.js';
+import { noLocalEndpointCounts, serviceHealthEntries, type ServiceHealthEntry } from './service-health-entries.js';
+import { ProxyStateBuilder } from './state-builder.js';
+
+/** The part of ProxyHealth (src/server/proxy-health.ts) the proxier drives. */
+export interface HealthRecorder {
+  queuedUpdate(family: IPFamily): void;
+  updated(family: IPFamily): void;
+  setNodeEligible(eligible: boolean): void;
+}
+
+/** The part of ServiceHealthServer (src/server/service-health.ts) the proxier drives. */
+export interface ServiceHealthSyncer {
+  sync(entries: readonly ServiceHealthEntry[]): Promise<void>;
+}
+
+export interface ProxierOptions {
+  readonly nodeName: string;
+  /** One backend per IP family, in the order they are synced. */
+  readonly backends: readonly Backend[];
+  readonly hostAddresses: readonly string[];
+  readonly nodePortAddresses: readonly string[];
+  readonly localhostNodePorts: boolean;
+  readonly minSyncPeriodMs: number;
+  readonly syncPeriodMs: number;
+  /** First retry delay after a failed sync (default 1 s, doubling up to the sync period). */
+  readonly retryInitialMs?: number;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: ProxyMetrics;
+  readonly health?: HealthRecorder;
+  readonly serviceHealth?: ServiceHealthSyncer;
+  /**
+   * Runs before the first sync, once Services and EndpointSlices are listed: the other modes' cleanup and
+   * backend.init(). Retried (with the sync's backoff) until it succeeds; no sync runs before it has.
+   */
+  readonly prepare?: () => Promise<void>;
+}
+
+/** What the last sync did (for logs and tests). */
+export interface SyncReport {
+  readonly full: boolean;
+  readonly changeSet: ChangeSet;
+  readonly results: ReadonlyMap<IPFamily, SyncResult>;
+}
+
+export class Proxier implements SourceHandler {
+  readonly cache: ClusterCache;
+  private readonly opts: ProxierOptions;
+  private readonly builder: ProxyStateBuilder;
+  private readonly runner: BoundedFrequencyRunner;
+  private readonly families: readonly IPFamily[];
+  private started = false;
+  private prepared = false;
+  private last: SyncReport | undefined;
+
+  constructor(opts: ProxierOptions) {
+    this.opts = opts;
+    this.families = opts.backends.map((b) => b.family);
+    if (new Set(this.families).size !== this.families.length) throw new Error('proxier: one backend per IP family');
+    this.cache = new ClusterCache({
+      nodeName: opts.nodeName,
+      clock: opts.clock,
+      log: opts.log,
+      metrics: opts.metrics,
+      onChange: (_kind, needsFull) => this.changed(needsFull),
+      onNodeEligibility: (eligible) => opts.health?.setNodeEligible(eligible),
+      onInitialized: () => this.maybeStartRunner(),
+    });
+    this.builder = new ProxyStateBuilder({
+      families: this.families,
+      nodeName: opts.nodeName,
+      hostAddresses: opts.hostAddresses,
+      nodePortAddresses: opts.nodePortAddresses,
+      localhostNodePorts: opts.localhostNodePorts,
+      log: opts.log,
+    });
+    this.runner = new BoundedFrequencyRunner({
+      name: 'sync-proxy-rules',
+      fn: (req) => this.syncOnce(req),
+      clock: opts.clock,
+      minIntervalMs: opts.minSyncPeriodMs,
+      maxIntervalMs: opts.syncPeriodMs,
+      retryInitialMs: opts.retryInitialMs,
+      log: opts.log,
+    });
+  }
+
+  // SourceHandler: record only; the runner decides when to sync.
+  upsert(kind: ApiKind, obj: ApiObject): void {
+    this.cache.upsert(kind, obj);
+  }
+
+  remove(kind: ApiKind, obj: ApiObject): void {
+    this.cache.remove(kind, obj);
+  }
+
+  synced(kind: ApiKind): void {
+    this.cache.synced(kind);
+  }
+
+  /** Arms the loop: the first (full) sync runs once Services and EndpointSlices are both synced. */
+  start(): void {
+    this.started = true;
+    this.maybeStartRunner();
+  }
+
+  /** Stops syncing; resolves after the sync in flight (if any) has finished. Kernel state is left alone. */
+  async stop(): Promise<void> {
+    this.started = false;
+    await this.runner.stop();
+  }
+
+  /** The states of the last build, by family (empty before the first sync). */
+  states(): Map<IPFamily, ProxyState> {
+    return this.builder.current();
+  }
+
+  get lastSync(): SyncReport | undefined {
+    return this.last;
+  }
+
+  private maybeStartRunner(): void {
+    if (this.started && this.cache.isInitialized()) this.runner.start();
+  }
+
+  private changed(needsFull: boolean): void {
+    if (!this.cache.isInitialized()) {
+      // Before the initial lists are in, changes only accumulate; the first sync is full anyway.
+      return;
+    }
+    for (const f of this.families) this.opts.health?.queuedUpdate(f);
+    this.opts.metrics.syncProxyRulesLastQueuedTimestamp.set(this.opts.clock.now() / 1000);
+    if (needsFull) this.runner.requestFullSync();
+    else this.runner.run();
+  }
+
+  private async syncOnce(req: SyncRequest): Promise<RunOutcome> {
+    const { clock, log, metrics } = this.opts;
+    if (!this.prepared && this.opts.prepare) {
+      try {
+        await this.opts.prepare();
+        this.prepared = true;
+      } catch (err) {
+        log.error('preparing the node for the first sync failed; will retry', { error: errorMessage(err) });
+        return 'failed';
+      }
+    }
+    const changes = this.cache.take();
+    let states: Map<IPFamily, ProxyState>;
+    try {
+      states = this.builder.build(this.cache, changes.services);
+    } catch (err) {
+      log.error('building the proxy state failed', { error: errorMessage(err) });
+      this.cache.requeue(changes);
+      return 'failed';
+    }
+    const changeSet: ChangeSet = { full: req.full, services: changes.services };
+    const results = new Map<IPFamily, SyncResult>();
+    let ok = true;
+    for (const backend of this.opts.backends) {
+      const state = states.get(backend.family);
+      if (!state) continue;
+      const t0 = clock.now();
+      let res: SyncResult;
+      try {
+        res = await backend.sync(state, changeSet);
+      } catch (err) {
+        // Backends promise never to throw; one that does is treated as a failed sync, not a crash.
+        res = { ok: false, retry: true, error: { code: 'KPX_BACKEND_THREW', message: errorMessage(err) } };
+      }
+      const seconds = Math.max(0, clock.now() - t0) / 1000;
+      metrics.syncProxyRulesDuration.observe(seconds);
+      (req.full ? metrics.syncFullProxyRulesDuration : metrics.syncPartialProxyRulesDuration).observe(seconds);
+      results.set(backend.family, res);
+      if (res.ok) {
+        this.opts.health?.updated(backend.family);
+        log.v(2).info('synced proxy rules', { family: backend.family, full: req.full, changed: changes.services.size, seconds });
+      } else {
+        ok = false;
+        log.error('syncing proxy rules failed', { family: backend.family, full: req.full, code: res.error.code, error: res.error.message });
+      }
+    }
+    this.last = { full: req.full, changeSet, results };
+    if (!ok) {
+      this.cache.requeue(changes);
+      return 'failed';
+    }
+    const now = clock.now();
+    metrics.syncProxyRulesLastTimestamp.set(now / 1000);
+    for (const times of changes.endpoints.triggerTimes.values()) {
+      for (const t of times) metrics.networkProgrammingDuration.observe(Math.max(0, now - t) / 1000);
+    }
+    const noLocal = noLocalEndpointCounts(states);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal' }, noLocal.internal);
+    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external' }, noLocal.external);
+    if (this.opts.serviceHealth) {
+      try {
+        await this.opts.serviceHealth.sync(serviceHealthEntries(states));
+      } catch (err) {
+        log.warn('updating the service health-check servers failed', { error: errorMessage(err) });
+      }
+    }
+    return 'ok';
+  }
+}
+
+export type { PendingChanges };

@@ -1,0 +1,72 @@
+/** Shared by the server tests: a hand-driven clock, a logger that records lines, and a plain HTTP GET. */
+import { request } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:net';
+import type { Clock, TimerHandle } from '../../../src/sync/clock.js';
+import type { Logger } from '../../../src/util/log.js';
+
+export interface FakeClock extends Clock {
+  advance(ms: number): void;
+}
+
+/** fakeClock: time moves only when the test says so. Timers are not needed by the health code. */
+export function fakeClock(startMs = Date.parse('2026-01-01T00:00:00Z')): FakeClock {
+  let now = startMs;
+  let nextId = 1;
+  return {
+    now: () => now,
+    advance: (ms) => { now += ms; },
+    setTimeout: (): TimerHandle => ({ id: nextId++ }),
+    clearTimeout: () => undefined,
+  };
+}
+
+export interface RecordingLogger extends Logger {
+  readonly lines: string[];
+}
+
+export function recordingLogger(lines: string[] = []): RecordingLogger {
+  const make = (): RecordingLogger => ({
+    lines,
+    info: (msg, fields) => void lines.push(`I ${msg} ${JSON.stringify(fields ?? {})}`),
+    warn: (msg, fields) => void lines.push(`W ${msg} ${JSON.stringify(fields ?? {})}`),
+    error: (msg, fields) => void lines.push(`E ${msg} ${JSON.stringify(fields ?? {})}`),
+    v: () => make(),
+    child: () => make(),
+  });
+  return make();
+}
+
+export interface Response {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** get: one request on a fresh connection (no keep-alive pooling between tests). */
+export function get(host: string, port: number, path: string): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'GET', agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => { body += c; });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** freePort: a loopback TCP port that was free a moment ago (the kernel's pick). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

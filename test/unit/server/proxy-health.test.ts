@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProxyHealth, isNodeEligible, TO_BE_DELETED_TAINT } from '../../../src/server/proxy-health.js';
+import { fakeClock } from './helpers.js';
+
+const TIMEOUT = 60_000; // 2 x the default 30s sync period
+
+test('a proxy that has not synced yet is healthy, even with changes queued', () => {
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  assert.equal(h.status().healthy, true);
+  h.queuedUpdate('IPv4');
+  clock.advance(10 * TIMEOUT);
+  assert.equal(h.isHealthy(), true);
+});
+
+test('a synced proxy stays healthy however long nothing changes', () => {
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  h.updated('IPv4');
+  const syncedAt = clock.now();
+  clock.advance(10 * TIMEOUT);
+  const st = h.status();
+  assert.equal(st.healthy, true);
+  assert.equal(st.lastUpdated.getTime(), syncedAt);
+  assert.equal(st.currentTime.getTime(), clock.now());
+});
+
+test('a queued change that waited the health timeout makes the proxy unhealthy until a sync', () => {
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  h.updated('IPv4');
+  const syncedAt = clock.now();
+  clock.advance(1_000);
+  h.queuedUpdate('IPv4');
+  clock.advance(TIMEOUT - 1);
+  assert.equal(h.isHealthy(), true, 'just before the timeout');
+  clock.advance(1);
+  const st = h.status();
+  assert.equal(st.healthy, false, 'at the timeout');
+  assert.equal(st.lastUpdated.getTime(), syncedAt);
+  h.updated('IPv4');
+  assert.equal(h.isHealthy(), true);
+});
+
+test('only the oldest queued change counts: later ones do not reset the wait', () => {
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  h.updated('IPv4');
+  h.queuedUpdate('IPv4');
+  clock.advance(TIMEOUT / 2);
+  h.queuedUpdate('IPv4');
+  clock.advance(TIMEOUT / 2);
+  assert.equal(h.isHealthy(), false);
+});
+
+test('each IP family is judged on its own: one late family makes the proxy unhealthy', () => {
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  h.updated('IPv4');
+  h.updated('IPv6');
+  h.queuedUpdate('IPv6');
+  clock.advance(TIMEOUT / 2);
+  h.updated('IPv4');
+  const v4SyncedAt = clock.now();
+  clock.advance(TIMEOUT / 2);
+  const st = h.status();
+  assert.equal(st.healthy, false);
+  assert.ok(st.lastUpdated.getTime() < v4SyncedAt, 'reports the late family\'s last sync');
+  h.updated('IPv6');
+  assert.equal(h.isHealthy(), true);
+});
+
+test('node eligibility is true until a Node says it is being deleted or tainted for deletion', () => {
+  const h = new ProxyHealth({ clock: fakeClock(), healthTimeoutMs: TIMEOUT });
+  assert.equal(h.status().nodeEligible, true);
+  h.syncNode({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } });
+  assert.equal(h.status().nodeEligible, false);
+  h.syncNode({ metadata: {}, spec: { taints: [{ key: 'other' }] } });
+  assert.equal(h.status().nodeEligible, true);
+  h.syncNode({ spec: { taints: [{ key: TO_BE_DELETED_TAINT }] } });
+  assert.equal(h.status().nodeEligible, false);
+  assert.equal(h.isHealthy(), true, 'the node does not affect the proxy\'s own health');
+  h.setNodeEligible(true);
+  assert.equal(h.status().nodeEligible, true);
+  assert.equal(isNodeEligible({}), true);
+});

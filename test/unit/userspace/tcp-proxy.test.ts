@@ -1,0 +1,293 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { createHash, randomBytes } from 'node:crypto';
+import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
+import { TcpProxy, type ConnectionBudget } from '../../../modes/userspace/tcp-proxy.js';
+import { connectAndReadName, connectExpectingClose, endpoint, memoryLog, nameEchoServer, roundTrip, sleep, type NamedServer } from './fixtures.js';
+
+async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number } = {}) {
+  const lb = new LoadBalancer();
+  lb.update('svc', servers.map((s) => endpoint('127.0.0.1', s.port)), opts.affinity ?? 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? { open: 0, max: 1000 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  return { lb, proxy, port };
+}
+
+async function servers(t: import('node:test').TestContext, ...names: string[]): Promise<NamedServer[]> {
+  const out = await Promise.all(names.map((n) => nameEchoServer(n)));
+  t.after(() => Promise.all(out.map((s) => s.close())));
+  return out;
+}
+
+/** A loopback port with nothing listening (bound then closed), so a dial there is refused at once. */
+async function deadPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('connections through the proxy reach every endpoint in turn', async (t) => {
+  const [a, b] = await servers(t, 'pod-a', 'pod-b');
+  const { port } = await proxyFor(t, [a, b]);
+  const names: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const c = await connectAndReadName(port);
+    assert.equal(await roundTrip(c.socket, 'ping'), 'ping');
+    names.push(c.name);
+    c.socket.destroy();
+  }
+  assert.deepEqual(names, ['pod-a', 'pod-b', 'pod-a', 'pod-b']);
+});
+
+test('with ClientIP affinity every connection of one client reaches the same endpoint', async (t) => {
+  const [a, b] = await servers(t, 'pod-a', 'pod-b');
+  const { port } = await proxyFor(t, [a, b], { affinity: 10800 });
+  const names = new Set<string>();
+  for (let i = 0; i < 4; i++) {
+    const c = await connectAndReadName(port);
+    names.add(c.name);
+    c.socket.destroy();
+  }
+  assert.equal(names.size, 1);
+});
+
+test('a dead endpoint is skipped and every request still succeeds', async (t) => {
+  const [a] = await servers(t, 'pod-a');
+  const dead = await deadPort();
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 0);
+  const log = memoryLog();
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  for (let i = 0; i < 4; i++) {
+    const c = await connectAndReadName(port);
+    assert.equal(c.name, 'pod-a');
+    c.socket.destroy();
+  }
+  assert.ok(log.lines.some((l) => l.includes('dial failed')), 'the failed dial is logged');
+});
+
+test('a dead endpoint with affinity: the client is moved to a live one and stays there', async (t) => {
+  const [a] = await servers(t, 'pod-a');
+  const dead = await deadPort();
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 10800);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  for (let i = 0; i < 3; i++) {
+    const c = await connectAndReadName(port);
+    assert.equal(c.name, 'pod-a');
+    c.socket.destroy();
+  }
+});
+
+test('no endpoints: the client is closed at once', async (t) => {
+  const { port } = await proxyFor(t, []);
+  const r = await connectExpectingClose(port);
+  assert.equal(r.data, '');
+  assert.ok(r.ms < 200, `closed after ${r.ms}ms`);
+});
+
+test('only dead endpoints: the client is closed after the attempts, quickly when dials are refused', async (t) => {
+  const dead = await deadPort();
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', dead)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  const r = await connectExpectingClose(port);
+  assert.equal(r.data, '');
+  assert.equal(proxy.connectionCount, 0);
+});
+
+test('a 100 MB transfer arrives intact in both directions at once (sha256)', async (t) => {
+  const SIZE = 100 * 1024 * 1024;
+  const CHUNK = 1024 * 1024;
+  const base = randomBytes(CHUNK);
+  const chunkAt = (i: number) => {
+    const c = Buffer.from(base);
+    c.writeUInt32BE(i, 0); // every chunk differs, so loss or reordering changes the hash
+    return c;
+  };
+  const expected = createHash('sha256');
+  for (let i = 0; i < SIZE / CHUNK; i++) expected.update(chunkAt(i));
+  const want = expected.digest('hex');
+
+  function sendAll(s: net.Socket): void {
+    let i = 0;
+    const write = () => {
+      while (i < SIZE / CHUNK) {
+        const ok = s.write(chunkAt(i++));
+        if (!ok) return void s.once('drain', write);
+      }
+      s.end();
+    };
+    write();
+  }
+
+  let serverGot = '';
+  const serverDone = new Promise<void>((resolve) => {
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      const h = createHash('sha256');
+      s.on('data', (d) => h.update(d));
+      s.on('end', () => { serverGot = h.digest('hex'); resolve(); });
+      sendAll(s);
+    });
+    server.listen(0, '127.0.0.1', () => {
+      t.after(() => new Promise<void>((r) => server.close(() => r())));
+      backendPort.resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+  const backendPort = Promise.withResolvers<number>();
+  const bp = await backendPort.promise;
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', bp)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+
+  const clientGot = await new Promise<string>((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const h = createHash('sha256');
+    c.on('data', (d) => h.update(d));
+    c.on('end', () => { resolve(h.digest('hex')); c.end(); });
+    c.on('error', reject);
+    c.on('connect', () => sendAll(c));
+  });
+  await serverDone;
+  assert.equal(clientGot, want, 'backend → client');
+  assert.equal(serverGot, want, 'client → backend');
+});
+
+test('half-close: a client that ends its side still reads the reply', async (t) => {
+  const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    let got = '';
+    s.on('data', (d) => { got += d.toString(); });
+    // Replies only after the client's FIN arrived through the proxy.
+    s.on('end', () => setTimeout(() => s.end(`reply to ${got}`), 50));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  const reply = await new Promise<string>((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let buf = '';
+    c.on('data', (d) => { buf += d.toString(); });
+    c.on('end', () => resolve(buf));
+    c.on('error', reject);
+    c.end('question');
+  });
+  assert.equal(reply, 'reply to question');
+  await sleep(50);
+  assert.equal(proxy.connectionCount, 0, 'both sides closed once both directions ended');
+});
+
+test('an error on one side destroys the other side too', async (t) => {
+  let backendSocket: net.Socket | undefined;
+  const closed = Promise.withResolvers<void>();
+  const server = net.createServer((s) => { backendSocket = s; s.on('error', () => {}); s.on('close', () => closed.resolve()); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  const c = net.connect({ port, host: '127.0.0.1' });
+  await new Promise((r) => c.once('connect', r));
+  while (!backendSocket) await sleep(5);
+  c.resetAndDestroy(); // RST from the client
+  await closed.promise;
+  await sleep(20);
+  assert.equal(proxy.connectionCount, 0);
+});
+
+test('the connection cap refuses new connections at once and leaves open ones working', async (t) => {
+  const [a] = await servers(t, 'pod-a');
+  const budget = { open: 0, max: 2 };
+  const { port } = await proxyFor(t, [a], { budget });
+  const c1 = await connectAndReadName(port);
+  const c2 = await connectAndReadName(port);
+  assert.equal(budget.open, 2);
+  const refused = await connectExpectingClose(port);
+  assert.equal(refused.data, '', 'the refused client gets nothing');
+  assert.ok(refused.ms < 200);
+  assert.equal(await roundTrip(c1.socket, 'still-1'), 'still-1');
+  assert.equal(await roundTrip(c2.socket, 'still-2'), 'still-2');
+  c1.socket.destroy();
+  while (budget.open > 1) await sleep(5);
+  const c3 = await connectAndReadName(port);
+  assert.equal(c3.name, 'pod-a', 'a freed slot is usable again');
+  c2.socket.destroy();
+  c3.socket.destroy();
+});
+
+test('endpoint churn under continuous load loses no established connection', async (t) => {
+  const pods = await servers(t, 'p0', 'p1', 'p2', 'p3');
+  const lb = new LoadBalancer();
+  const set = (idx: number[]) => lb.update('svc', idx.map((i) => endpoint('127.0.0.1', pods[i].port)), 0);
+  set([0, 1]);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 1000 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+
+  let stop = false;
+  let trips = 0;
+  const newConnNames: string[][] = [[], [], [], []];
+  let phase = 0;
+  const long = await Promise.all(Array.from({ length: 8 }, () => connectAndReadName(port)));
+  const loops = long.map(async (c, i) => {
+    let n = 0;
+    while (!stop) {
+      const msg = `c${i}-${n++};`;
+      assert.equal(await roundTrip(c.socket, msg), msg);
+      trips++;
+    }
+  });
+  const churn = (async () => {
+    const sets = [[2, 3], [0, 3], [1], [0, 1, 2, 3]];
+    for (const s of sets) {
+      set(s);
+      phase++;
+      for (let k = 0; k < 6; k++) {
+        const c = await connectAndReadName(port);
+        newConnNames[phase - 1].push(c.name);
+        c.socket.destroy();
+      }
+      await sleep(50);
+    }
+    stop = true;
+  })();
+  await Promise.all([churn, ...loops]);
+  assert.ok(trips > 100, `continuous load ran (${trips} round trips)`);
+  assert.ok(newConnNames[0].every((n) => n === 'p2' || n === 'p3'), `new connections follow the new set at once: ${newConnNames[0]}`);
+  assert.ok(newConnNames[2].every((n) => n === 'p1'));
+  for (const c of long) assert.equal(c.socket.destroyed, false, 'every established connection is still open');
+  for (const c of long) c.socket.destroy();
+});
+
+test('close() stops listening, destroys its connections and frees the port', async (t) => {
+  const [a] = await servers(t, 'pod-a');
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', a.port)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  const c = await connectAndReadName(port);
+  const gone = new Promise((r) => c.socket.once('close', r));
+  c.socket.resume();
+  await proxy.close();
+  await gone;
+  const again = net.createServer();
+  await new Promise<void>((resolve, reject) => { again.once('error', reject); again.listen(port, '127.0.0.1', resolve); });
+  await new Promise<void>((r) => again.close(() => r()));
+});
