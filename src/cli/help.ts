@@ -8,7 +8,7 @@ import type { FieldSpec } from '../config/fields.js';
 export const SUBCOMMANDS: readonly { name: string; usage: string; help: string }[] = [
   { name: 'trace', usage: 'kpx trace [flags]', help: "Trace a packet through this node's rules and show where it goes (kpx trace --help)." },
   { name: 'sandbox', usage: 'kpx sandbox [flags]', help: 'Build a small cluster out of network namespaces to try kpx in (kpx sandbox --help).' },
-  { name: 'load', usage: 'kpx load [flags]', help: 'Measure ClusterIP data-plane throughput per mode against the pod IP (kpx load --help).' },
+  { name: 'load', usage: 'kpx load [flags]', help: 'Send load to an address (a ClusterIP, from a pod) and print rate, latency and errors (kpx load --help).' },
 ];
 
 function defaultText(spec: FieldSpec): string {
