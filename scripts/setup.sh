@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # command → Debian package; installed only when missing, so a prepared machine pays nothing.
 declare -A pkgs=(
   [iptables]=iptables [ipset]=ipset [ipvsadm]=ipvsadm [conntrack]=conntrack [ip]=iproute2 [wrk]=wrk
-  [depmod]=kmod [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [curl]=curl
+  [depmod]=kmod [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [curl]=curl [sysctl]=procps
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do

@@ -12,14 +12,18 @@
  * userspace (5,000 services × 2 endpoints: ~7 s), while a restore *without* --noflush, which replaces each
  * named table whole, takes ~1 s for the same rules. kube-proxy uses --noflush, which is why it spends ~7.5 s
  * per full sync at that size. kpx therefore does a full sync as a whole-table restore of nat and filter:
- * it reads both tables with one iptables-save, keeps every chain and rule it does not own verbatim
- * (other programs' rules, the built-in chains' policies and counters, the canary), adds its jumps if
- * missing, and appends its freshly rendered chains. Cost: one iptables-save (~0.3 s at 5k services) on
- * top of the bare restore. Caveat: a rule another program commits between our save and our restore (a
- * window of a few hundred ms, once per sync-period) would be lost; with the nft backend no lock can
- * prevent that (iptables-nft takes no xtables lock). If that matters on a node, construct the backend
- * with fullSyncStrategy 'noflush' (kube-proxy's behaviour). kpx also falls back to --noflush by itself when
- * iptables-save reports a table it cannot print faithfully (nft objects iptables does not know).
+ * it reads the tables with iptables-save, keeps every chain and rule it does not own verbatim (other
+ * programs' rules, the built-in chains' policies and counters, the canary), adds its jumps if missing, and
+ * appends its freshly rendered chains. The read costs ~0.4 s at 5k services (iptables-nft-save prints
+ * kpx's own 40k rules too), so it is skipped when nf_tables' ruleset generation shows that nobody but kpx
+ * committed anything since the last read: kpx counts its own commits (one per table restored) and
+ * compares; any other commit, in any table, makes the numbers differ and the tables are read again.
+ * With the legacy backend (no generation) they are always read; legacy's save is cheap.
+ * Caveat: a rule another program commits between our read and our restore (a window of a few hundred ms,
+ * once per sync-period) would be lost; with the nft backend no lock prevents that (iptables-nft takes no
+ * xtables lock). If that matters on a node, construct the backend with fullSyncStrategy 'noflush'
+ * (kube-proxy's behaviour). kpx also falls back to --noflush by itself when iptables-save reports a table
+ * it cannot print faithfully (nft objects iptables does not know).
  * Partial syncs always use --noflush: they name only a few chains, which is cheap.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
@@ -28,13 +32,13 @@ import type { Backend, ChangeSet, IPFamily, ProxyState, ServicePort, ServicePort
 import { Conntrack } from '../../src/net/conntrack.js';
 import { exec } from '../../src/net/exec.js';
 import { Iptables, type IptablesTable } from '../../src/net/iptables.js';
-import { KpxError, errorMessage } from '../../src/util/errors.js';
+import { IptablesRestoreError, KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpArgs, type JumpRule } from './jumps.js';
 import { RenderCache, cidrContains, renderRules, toRestoreInput, type RenderOptions, type RenderedRules } from './render.js';
 import { staleConntrackFilters } from './stale-conntrack.js';
-import { cleanupInput, parseSave, wholeTableInput } from './table-merge.js';
+import { cleanupInput, parseSave, wholeTableInput, type SavedRuleset } from './table-merge.js';
 
 export type FullSyncStrategy = 'replace-tables' | 'noflush';
 
@@ -49,6 +53,8 @@ export interface IptablesBackendExtras {
   /** Override the iptables / conntrack wrappers (tests). */
   readonly iptables?: Iptables;
   readonly conntrack?: Conntrack;
+  /** Minimum time between two canary checks by partial syncs (default CANARY_CHECK_INTERVAL_MS). */
+  readonly canaryCheckIntervalMs?: number;
   /** Override sysctl access (unit tests must never touch the host's sysctls). */
   readonly sysctl?: SysctlAccess;
 }
@@ -62,7 +68,13 @@ export interface LastSyncInfo {
   readonly input: string;
   readonly deletedChains: readonly string[];
   readonly renderMs: number;
+  /** Reading the current tables (full syncs with 'replace-tables'). */
+  readonly saveMs: number;
+  /** Building the restore input from the saved tables and the render. */
+  readonly mergeMs: number;
   readonly restoreMs: number;
+  /** A full sync reused the last iptables-save because nothing but kpx changed any rule since. */
+  readonly reusedSave: boolean;
   readonly totalMs: number;
 }
 
@@ -91,10 +103,17 @@ function iptablesMetrics(registry: Registry): IptablesMetrics {
 
 /** Applied state remembered after a successful sync, to plan the next partial one. */
 interface Applied {
-  readonly dispatch: ReadonlyMap<string, string>;
-  readonly filter: string;
+  readonly dispatch: ReadonlyMap<string, readonly string[]>;
+  readonly filter: readonly string[];
   readonly activeNatChains: ReadonlySet<string>;
   readonly largeClusterMode: boolean;
+}
+
+/** Same rule lines in the same order (cached renders share the strings, so this is mostly pointer compares). */
+function sameLines(a: readonly string[], b: readonly string[] | undefined): boolean {
+  if (!b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class IptablesBackend implements Backend {
@@ -114,10 +133,16 @@ export class IptablesBackend implements Backend {
   private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
   private needFullSync = true;
   private lastCanaryCheck = -Infinity;
+  private readonly canaryCheckIntervalMs: number;
   private randomFully: boolean | undefined;
   private tcpBeLiberal = false;
   private initDone = false;
-  private last: LastSyncInfo = { kind: 'none', input: '', deletedChains: [], renderMs: 0, restoreMs: 0, totalMs: 0 };
+  private last: LastSyncInfo = { kind: 'none', input: '', deletedChains: [], renderMs: 0, saveMs: 0, mergeMs: 0, restoreMs: 0, reusedSave: false, totalMs: 0 };
+  /**
+   * The tables as last read with iptables-save, and the nf_tables generation they will be current at as
+   * long as only kpx commits (each of kpx's restores adds one commit per table in it). undefined = unknown.
+   */
+  private foreign: { saved: SavedRuleset; expectedGen: number } | undefined;
 
   constructor(opts: BackendOptions, extras: IptablesBackendExtras = {}) {
     this.opts = opts;
@@ -128,6 +153,7 @@ export class IptablesBackend implements Backend {
     this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
     this.sysctlAccess = extras.sysctl;
+    this.canaryCheckIntervalMs = extras.canaryCheckIntervalMs ?? CANARY_CHECK_INTERVAL_MS;
     this.metrics = iptablesMetrics(opts.registry);
   }
 
@@ -158,6 +184,7 @@ export class IptablesBackend implements Backend {
 
   /** init: sysctls of this namespace, the canary chains, the base chains and the jumps to them. Idempotent. */
   async init(): Promise<void> {
+    this.foreign = undefined;
     if (this.localhostNodePorts()) {
       // NodePorts on 127.0.0.1 need the kernel to route "martian" loopback destinations (kubernetes#90259;
       // KUBE-FIREWALL then drops such packets arriving from outside).
@@ -208,7 +235,7 @@ export class IptablesBackend implements Backend {
       // Like kube-proxy's iptables Monitor, the canary is polled, not checked on every sync: a check costs
       // an exec (~20-40 ms), a large share of a one-endpoint sync. A flush in between also makes the next
       // partial restore fail (its jumps to KUBE-MARK-MASQ dangle), which forces a full sync anyway.
-      if (partial && performance.now() - this.lastCanaryCheck >= CANARY_CHECK_INTERVAL_MS) {
+      if (partial && performance.now() - this.lastCanaryCheck >= this.canaryCheckIntervalMs) {
         this.lastCanaryCheck = performance.now();
         if (!(await this.ipt.chainExists('mangle', KUBE_PROXY_CANARY))) {
           this.log.info('KUBE-PROXY-CANARY is gone (tables flushed?): doing a full sync');
@@ -220,7 +247,9 @@ export class IptablesBackend implements Backend {
       this.needFullSync = false;
     } catch (err) {
       this.needFullSync = true;
-      this.metrics.restoreFailures.inc();
+      // As kube-proxy: restore failures count iptables-restore rejecting input; a partial sync counts
+      // as failed whatever went wrong (its changes are lost, so the next sync is full).
+      if (err instanceof IptablesRestoreError) this.metrics.restoreFailures.inc();
       if (partial) this.metrics.partialRestoreFailures.inc();
       const error = err instanceof KpxError ? err : new KpxError('KPX_IPTABLES_SYNC', errorMessage(err), { cause: err });
       this.log.error('iptables sync failed', { partial, error: error.message });
@@ -232,10 +261,9 @@ export class IptablesBackend implements Backend {
   }
 
   private recordApplied(r: RenderedRules): void {
-    const dispatch = new Map<string, string>();
-    for (const [c, rules] of r.natDispatch) dispatch.set(c, rules.join('\n'));
+    const dispatch = new Map(r.natDispatch);
     this.applied = {
-      dispatch, filter: r.filterRules.join('\n'), activeNatChains: r.activeNatChains,
+      dispatch, filter: r.filterRules, activeNatChains: r.activeNatChains,
       largeClusterMode: r.largeClusterMode,
     };
     this.metrics.rulesTotal.set({ table: 'filter' }, r.totalRules.filter);
@@ -253,22 +281,49 @@ export class IptablesBackend implements Backend {
     let deleted: string[] = [];
     let restoreMs: number;
     let saved: ReturnType<typeof parseSave> | undefined;
+    let saveMs = 0;
+    let mergeMs = 0;
+    let reusedSave = false;
     if (this.strategy === 'replace-tables') {
-      // nat dominates (one rule line per kpx rule); filter and the mangle canary go alongside it.
-      const [nat, filter] = await Promise.all([this.ipt.save('nat'), this.ipt.save('filter'),
-        this.ipt.ensureChain('mangle', KUBE_PROXY_CANARY)]);
-      saved = parseSave(nat + filter);
+      const tsv = performance.now();
+      // nf_tables' generation says whether anyone committed anything since kpx's own last restore; if not,
+      // the foreign rules read at the last save are still exactly what is there and the save (~0.4 s at
+      // 5k services, most of it printing kpx's own rules) is skipped. Read before saving, so a commit that
+      // races the save makes the next comparison fail (and save again) rather than pass.
+      const gen = await this.ipt.generation();
+      if (this.foreign && gen !== undefined && gen === this.foreign.expectedGen) {
+        saved = this.foreign.saved;
+        reusedSave = true;
+      } else {
+        // One iptables-save for all tables: iptables-nft-save fetches the whole ruleset even with -t.
+        saved = parseSave(await this.ipt.save());
+        this.foreign = gen === undefined ? undefined : { saved, expectedGen: gen };
+        if (!saved.tables.get('mangle')?.chains.has(KUBE_PROXY_CANARY)) {
+          // Creating it is a commit of its own that kpx does not count: read the tables next time.
+          if (!(await this.ipt.ensureChain('mangle', KUBE_PROXY_CANARY))) this.foreign = undefined;
+        }
+      }
+      saveMs = performance.now() - tsv;
       this.lastCanaryCheck = performance.now();
     }
     if (saved && !saved.incompatible.has('nat') && !saved.incompatible.has('filter')) {
+      const tm = performance.now();
       const whole = wholeTableInput(saved, r, this.jumps());
       input = whole.input;
+      mergeMs += performance.now() - tm;
       if (whole.addedJumps.length) this.log.v(2).info('re-adding jumps to kpx chains', { jumps: whole.addedJumps.map((j) => `${j.table}/${j.from}->${j.to}`) });
       const ts = performance.now();
-      await this.ipt.restore(input, { counters: true });
+      try {
+        await this.ipt.restore(input, { counters: true });
+      } catch (err) {
+        this.foreign = undefined;
+        throw err;
+      }
       restoreMs = performance.now() - ts;
+      this.countOwnCommits(input);
     } else {
       // kube-proxy's way: ensure jumps one by one, then --noflush everything, deleting stale chains.
+      this.foreign = undefined;
       if (saved) this.log.warn('iptables-save shows a table it cannot print faithfully; full sync with --noflush');
       await this.ensureJumps();
       for (const table of ['mangle', 'nat', 'filter'] as IptablesTable[]) await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
@@ -282,7 +337,7 @@ export class IptablesBackend implements Backend {
     this.recordApplied(r);
     this.metrics.rulesLast.set({ table: 'filter' }, r.totalRules.filter);
     this.metrics.rulesLast.set({ table: 'nat' }, r.totalRules.nat);
-    this.last = { kind: 'full', input, deletedChains: deleted, renderMs, restoreMs, totalMs: performance.now() - t0 };
+    this.last = { kind: 'full', input, deletedChains: deleted, renderMs, saveMs, mergeMs, restoreMs, reusedSave, totalMs: performance.now() - t0 };
   }
 
   private async syncPartial(state: ProxyState, changed: ChangeSet, t0: number): Promise<void> {
@@ -299,22 +354,36 @@ export class IptablesBackend implements Backend {
     // Dispatch chains hold one rule per service; at 5k services rewriting KUBE-SERVICES alone costs
     // ~0.4 s with --noflush, so a chain is rewritten only when its text differs from what was written.
     // (Nothing else writes these chains; a flush by someone else is caught by the canary.)
-    const dispatch = [...r.natDispatch.keys()].filter((c) => r.natDispatch.get(c)!.join('\n') !== prev.dispatch.get(c));
-    const filterChanged = r.filterRules.join('\n') !== prev.filter;
+    const dispatch = [...r.natDispatch.keys()].filter((c) => !sameLines(r.natDispatch.get(c)!, prev.dispatch.get(c)));
+    const filterChanged = !sameLines(r.filterRules, prev.filter);
     const deleted = [...prev.activeNatChains].filter((c) => !r.activeNatChains.has(c));
     const input = toRestoreInput(r, { filter: filterChanged, natDispatch: dispatch, deleteChains: deleted });
     let restoreMs = 0;
     if (input) {
       const ts = performance.now();
-      await this.ipt.restore(input, { noFlush: true, counters: true });
+      try {
+        await this.ipt.restore(input, { noFlush: true, counters: true });
+      } catch (err) {
+        this.foreign = undefined;
+        throw err;
+      }
       restoreMs = performance.now() - ts;
+      this.countOwnCommits(input);
     }
     this.recordApplied(r);
     let written = r.serviceRules.length + deleted.length;
     for (const c of dispatch) written += r.natDispatch.get(c)!.length;
     this.metrics.rulesLast.set({ table: 'filter' }, filterChanged ? r.totalRules.filter : 0);
     this.metrics.rulesLast.set({ table: 'nat' }, written);
-    this.last = { kind: 'partial', input, deletedChains: deleted, renderMs, restoreMs, totalMs: performance.now() - t0 };
+    this.last = { kind: 'partial', input, deletedChains: deleted, renderMs, saveMs: 0, mergeMs: 0, restoreMs, reusedSave: false, totalMs: performance.now() - t0 };
+  }
+
+  /** iptables-nft-restore commits each table of its input as one nf_tables transaction. */
+  private countOwnCommits(input: string): void {
+    if (!this.foreign) return;
+    let commits = 0;
+    for (let i = input.indexOf('COMMIT\n'); i >= 0; i = input.indexOf('COMMIT\n', i + 7)) commits++;
+    this.foreign.expectedGen += commits;
   }
 
   /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
@@ -335,6 +404,7 @@ export class IptablesBackend implements Backend {
    * are, and KUBE-FIREWALL stays (kubelet owns it too, and route_localnet may still be set). Idempotent.
    */
   async cleanup(): Promise<void> {
+    this.foreign = undefined;
     const plan = cleanupInput(parseSave(await this.ipt.save()));
     for (const c of plan.keptReferenced) this.log.warn('chain still referenced by another program: flushed, not deleted', { chain: c });
     if (plan.input) await this.ipt.restore(plan.input, { noFlush: true });

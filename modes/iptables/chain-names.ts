@@ -2,7 +2,7 @@
  * chain-names.ts: kube-proxy's iptables chain names, so an operator's `iptables-save | grep KUBE-SVC-...`
  * and kube-proxy's own cleanup find the same chains whether kube-proxy or kpx wrote them.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Endpoint, ServicePort } from '../../src/model/types.js';
 
 export const KUBE_SERVICES = 'KUBE-SERVICES';
@@ -53,39 +53,28 @@ function base32Prefix16(digest: Buffer): string {
 
 /** portProtoHash: kube-proxy's suffix for KUBE-SVC/SVL/EXT/FW chains (the model stores it on ServicePort.hash). */
 export function portProtoHash(servicePortKey: string, protocol: string): string {
-  return base32Prefix16(createHash('sha256').update(servicePortKey + protocol.toLowerCase()).digest());
+  return base32Prefix16(hash('sha256', servicePortKey + protocol.toLowerCase(), 'buffer'));
 }
 
 /** KUBE-SEP-<hash of servicePortName + protocol + "ip:port">, as kube-proxy names endpoint chains. */
 export function endpointChainName(servicePortKey: string, protocol: string, endpointKey: string): string {
-  return SEP_PREFIX + base32Prefix16(createHash('sha256').update(servicePortKey + protocol.toLowerCase() + endpointKey).digest());
+  return SEP_PREFIX + base32Prefix16(hash('sha256', servicePortKey + protocol.toLowerCase() + endpointKey, 'buffer'));
 }
 
 /**
  * ChainNameCache remembers endpoint chain names between syncs: hashing 10k endpoints costs ~10 ms, and the
- * same endpoints come back every sync.
+ * same endpoints come back every sync. Keyed by the (immutable) Endpoint object, so entries go away with
+ * the state that held them.
  */
 export class ChainNameCache {
-  private names = new Map<string, string>();
-  private used = new Set<string>();
+  private byEndpoint = new WeakMap<Endpoint, { spKey: string; protocol: string; name: string }>();
 
   sep(sp: ServicePort, ep: Endpoint): string {
-    const id = sp.key + '\0' + sp.protocol + '\0' + ep.key;
-    let name = this.names.get(id);
-    if (name === undefined) {
-      name = endpointChainName(sp.key, sp.protocol, ep.key);
-      this.names.set(id, name);
-    }
-    this.used.add(id);
+    const hit = this.byEndpoint.get(ep);
+    if (hit && hit.spKey === sp.key && hit.protocol === sp.protocol) return hit.name;
+    const name = endpointChainName(sp.key, sp.protocol, ep.key);
+    this.byEndpoint.set(ep, { spKey: sp.key, protocol: sp.protocol, name });
     return name;
-  }
-
-  /** Forgets names not asked for since the last call, so the cache does not grow without bound. */
-  prune(): void {
-    if (this.names.size > this.used.size * 2 + 1024) {
-      for (const id of this.names.keys()) if (!this.used.has(id)) this.names.delete(id);
-    }
-    this.used.clear();
   }
 }
 

@@ -223,7 +223,6 @@ export function renderRules(state: ProxyState, opts: RenderOptions, scope: Rende
   filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
   filterRules.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
 
-  cache.names.prune();
   const natDispatch = new Map<string, readonly string[]>([
     [KUBE_SERVICES, natServices], [KUBE_NODEPORTS, natNodePorts],
     [KUBE_POSTROUTING, natPostrouting], [KUBE_MARK_MASQ, natMarkMasq],

@@ -169,6 +169,11 @@ export class IpvsBackend implements Backend {
     return { masqueradeAll: c.iptables.masqueradeAll, masqueradeBit: c.iptables.masqueradeBit, clusterCIDR: this.opts.clusterCIDR, randomFully: this.randomFully };
   }
 
+  /** The ipvs mode ran here when kube-ipvs0 exists (kube-proxy's test before cleaning ipvs leftovers). */
+  hasLeftovers(): Promise<boolean> {
+    return this.link.exists();
+  }
+
   /** Removes kpx's virtual servers, kube-ipvs0, the ipvs-mode chains and jumps, and the ipsets. */
   async cleanup(): Promise<void> {
     let client: IpvsClient | undefined;

@@ -52,9 +52,15 @@ export const SET_INFO: Readonly<Record<SetId, { type: IpsetType; comment: string
 
 export const ALL_SETS: readonly SetId[] = Object.values(SET);
 
-/** The kernel name of a set for a family. */
+/** ipset's limit on a set name. */
+export const IPSET_NAME_MAX = 31;
+
+/**
+ * The kernel name of a set for a family. IPv6 names take "KUBE-6-" and are cut to ipset's 31 characters,
+ * exactly as kube-proxy names them (KUBE-6-LOAD-BALANCER-SOURCE-CIDR → KUBE-6-LOAD-BALANCER-SOURCE-CID).
+ */
 export function setName(id: SetId, family: IPFamily): string {
-  return family === 'IPv6' ? id.replace(/^KUBE-/, 'KUBE-6-') : id;
+  return family === 'IPv6' ? id.replace(/^KUBE-/, 'KUBE-6-').slice(0, IPSET_NAME_MAX) : id;
 }
 
 export const CHAIN = {

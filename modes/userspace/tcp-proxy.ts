@@ -4,18 +4,17 @@
  *
  * Per connection: accept paused (nothing is read before an endpoint is dialled), dial endpoints with
  * growing timeouts (250ms, 500ms, 1s, 2s; after a failure the client's affinity is reset and the next
- * endpoint is tried), then one stream.pipeline per direction. pipeline gives back-pressure (a slow reader
- * pauses the other side) and tears both sockets down on any error; allowHalfOpen on both sockets passes a
- * half-close (FIN) through while the other direction keeps flowing. No JavaScript runs per byte and no
+ * endpoint is tried), then one pump per direction, stream.pipe's per-chunk logic: back-pressure (a slow
+ * reader pauses the other side), both sockets torn down on any error; allowHalfOpen on both sockets passes
+ * a half-close (FIN) through while the other direction keeps flowing. No JavaScript runs per byte and no
  * timer exists per established connection.
  *
  * Limits, so a flood cannot take the node down: a budget of open connections shared by a service port's
- * listeners (a client over the cap is closed at once; open connections are untouched), and when accept()
- * fails with EMFILE/ENFILE the listener stops accepting and re-listens after a back-off instead of
- * spinning or crashing.
+ * listeners (a client over the cap is closed at once; open connections are untouched), and when the
+ * process runs out of file descriptors (EMFILE/ENFILE on accept or on the dial) the listener stops
+ * accepting and re-listens after a back-off instead of spinning or crashing.
  */
 import net from 'node:net';
-import { pipeline } from 'node:stream';
 import type { Logger } from '../../src/util/log.js';
 import type { Target } from './load-balancer.js';
 
@@ -223,6 +222,14 @@ export class TcpProxy {
       if (conn.upstream !== upstream) return; // the client went away meanwhile
       upstream.destroy();
       conn.upstream = undefined;
+      if (err.code && FD_EXHAUSTED.has(err.code)) {
+        // No descriptor for the upstream socket: other endpoints would fail the same way. Refuse this
+        // client and stop accepting until descriptors are back (libuv itself drains accepts that hit
+        // EMFILE without telling us, so this is where the shortage usually shows).
+        conn.client.destroy();
+        this.#pauseAccepting(err.code);
+        return;
+      }
       this.#opts.log.v(2).info('dial failed; trying the next endpoint', { listener: this.#opts.name, endpoint: target.key, code: err.code ?? err.message, attempt });
       this.#dial(conn, src, attempt + 1, true);
     };
@@ -234,25 +241,36 @@ export class TcpProxy {
     });
   }
 
-  /** Two pipelines, one a direction; either failing destroys both sockets. */
+  /**
+   * One pump a direction (what stream.pipe does per chunk, without pipeline's per-connection listener
+   * set, which doubled the cost of a short connection): a write that returns false pauses the source
+   * until the destination drains; the source's end becomes the destination's end (a half-close passes
+   * through, the other direction keeps flowing); an error or an abrupt close on either side destroys both.
+   */
   #splice(conn: Connection, upstream: net.Socket): void {
     const client = conn.client;
-    upstream.on('error', ignore);
+    const teardown = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    upstream.on('error', teardown);
+    client.removeListener('error', ignore);
+    client.on('error', teardown);
     upstream.once('close', () => {
       conn.upstreamClosed = true;
+      // Closed before both directions finished (reset, destroy): nothing more can flow to the client.
+      if (!upstream.readableEnded) client.destroy();
       this.#maybeRelease(conn);
     });
+    client.once('close', () => {
+      if (!client.readableEnded) upstream.destroy();
+    });
     if (conn.clientClosed || this.#closed) {
-      upstream.destroy();
+      teardown();
       return;
     }
-    pipeline(client, upstream, (err) => { if (err) this.#teardown(conn); });
-    pipeline(upstream, client, (err) => { if (err) this.#teardown(conn); });
-  }
-
-  #teardown(conn: Connection): void {
-    conn.client.destroy();
-    conn.upstream?.destroy();
+    pump(client, upstream);
+    pump(upstream, client);
   }
 
   #maybeRelease(conn: Connection): void {
@@ -264,6 +282,16 @@ export class TcpProxy {
   }
 }
 
+function pump(src: net.Socket, dst: net.Socket): void {
+  src.on('data', (chunk: Buffer) => {
+    if (!dst.write(chunk)) src.pause();
+  });
+  dst.on('drain', () => src.resume());
+  src.on('end', () => dst.end());
+  // Accepted paused (pauseOnConnect): a 'data' listener alone does not start an explicitly paused stream.
+  src.resume();
+}
+
 function ignore(): void {
-  // Errors end in 'close'; pipeline reports them. The listener keeps this from being an uncaught error.
+  // While dialling, errors end in 'close'; the listener keeps them from being uncaught.
 }

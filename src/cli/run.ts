@@ -51,15 +51,25 @@ export interface RunEnvironment {
   readonly dryRunTimeoutMs: number;
 }
 
+/**
+ * Resolves on the first SIGTERM or SIGINT. A second one while shutting down exits at once (status 1): an
+ * operator's second Ctrl-C, or a kubelet's repeated TERM, must never wait on a hung sync.
+ */
 function waitForSignal(): Promise<string> {
   return new Promise((resolve) => {
-    const on = (sig: NodeJS.Signals) => {
-      process.off('SIGTERM', on);
-      process.off('SIGINT', on);
+    const first = (sig: NodeJS.Signals) => {
+      process.off('SIGTERM', first);
+      process.off('SIGINT', first);
+      const second = (again: NodeJS.Signals) => {
+        process.stderr.write(`kpx: ${again} received again while stopping; exiting now\n`);
+        process.exit(1);
+      };
+      process.once('SIGTERM', second);
+      process.once('SIGINT', second);
       resolve(sig);
     };
-    process.on('SIGTERM', on);
-    process.on('SIGINT', on);
+    process.on('SIGTERM', first);
+    process.on('SIGINT', first);
   });
 }
 
@@ -162,8 +172,9 @@ export async function runProxy(config: KpxConfig, env: RunEnvironment = processE
     if (config.dryRun) return await runDryRun(config, env);
     return await runNormal(config, env);
   } catch (err) {
-    // Anything that escapes is a bug or an environment problem: one line, exit 1, no stack trace.
+    // Anything that escapes is a bug or an environment problem: one line, exit 1; the stack at -v 2.
     env.stderr(`kpx: ${errorMessage(err).split('\n')[0]}\n`);
+    if (err instanceof Error && err.stack) env.log.v(2).info('stack of the error above', { stack: err.stack });
     return 1;
   }
 }
@@ -285,7 +296,24 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
     for (const { what, c } of opened.reverse()) await closeQuietly(what, c, log);
   };
 
-  // Servers first: a port conflict is the most common start-up failure and needs no cluster to detect.
+  // Configuration the run depends on first (kubeconfig, mode): a bad one fails before any port is opened.
+  let source: ClusterSource;
+  let backends: Backend[];
+  try {
+    source = await loadSource(config, nodeName, log);
+  } catch (err) {
+    env.stderr(`kpx: ${errorMessage(err).split('\n')[0]}\n`);
+    return 1;
+  }
+  try {
+    const mode = modeModule(config.mode);
+    backends = families.map((family) => mode.createBackend(backendOptions(config, config.mode, family, metrics.registry, log)));
+  } catch (err) {
+    env.stderr(`kpx: the ${config.mode} mode cannot start: ${errorMessage(err).split('\n')[0]}\n`);
+    return 1;
+  }
+
+  // Then the servers: a port conflict gives one line and exit 1 before anything touches the kernel.
   try {
     if (config.metricsBindAddress !== '') {
       opened.push({ what: 'the metrics server', c: await startMetricsServer({ address: config.metricsBindAddress, registry: metrics.registry, mode: config.mode, log }) });
@@ -305,24 +333,6 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
     return 1;
   }
 
-  let source: ClusterSource;
-  let backends: Backend[];
-  try {
-    source = await loadSource(config, nodeName, log);
-  } catch (err) {
-    env.stderr(`kpx: ${errorMessage(err).split('\n')[0]}\n`);
-    await closeAll();
-    return 1;
-  }
-  try {
-    const mode = modeModule(config.mode);
-    backends = families.map((family) => mode.createBackend(backendOptions(config, config.mode, family, metrics.registry, log)));
-  } catch (err) {
-    env.stderr(`kpx: the ${config.mode} mode cannot start: ${errorMessage(err).split('\n')[0]}\n`);
-    await closeAll();
-    return 1;
-  }
-
   const serviceHealth = new ServiceHealthServer({
     addresses: healthCheckAddresses(config, nodeName, hostAddresses, families, log),
     health,
@@ -338,8 +348,10 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
       for (const other of MODE_NAMES.filter((m) => m !== config.mode)) {
         for (const family of families) {
           try {
-            await MODES[other].createBackend(backendOptions(config, other, family, new Registry(), log)).cleanup();
-            log.v(1).info('removed leftovers of another mode', { mode: other, family });
+            const leftover = MODES[other].createBackend(backendOptions(config, other, family, new Registry(), log));
+            if (leftover.hasLeftovers && !(await leftover.hasLeftovers())) continue;
+            await leftover.cleanup();
+            log.info('removed leftovers of another mode', { mode: other, family });
           } catch (err) {
             log.warn('cleaning up another mode\'s leftovers failed', { mode: other, family, error: errorMessage(err) });
           }

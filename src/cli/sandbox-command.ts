@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import type { ProxyMode } from '../model/types.js';
 import { buildSandbox, type Sandbox } from '../sandbox/builder.js';
-import { DEMO_PODS, demoChecks, formatTable, runCheck, writeDemoServices, type DemoRow } from '../sandbox/demo.js';
+import { DEMO_PODS, demoChecks, demoNotes, formatTable, runCheck, writeDemoServices, type DemoRow } from '../sandbox/demo.js';
 import { startKpx } from '../sandbox/kpx-runner.js';
 import { ManifestDir } from '../sandbox/manifests.js';
 
@@ -84,12 +84,14 @@ export async function runSandbox(argv: string[]): Promise<number> {
     for (const check of demoChecks(sb, args.mode)) rows.push(await runCheck(sb, check));
     say('');
     say(formatTable(rows));
+    for (const note of demoNotes(args.mode)) say(note);
     say('');
     const failed = rows.filter((r) => !r.ok).length;
     say(failed === 0 ? `all ${rows.length} checks passed (${args.mode} mode)` : `${failed} of ${rows.length} checks FAILED (${args.mode} mode)`);
 
     if (args.keep) {
       say(`--keep: the sandbox stays up. Try: ip netns exec ${sb.ns('client')} curl -s http://${sb.node('node1').nodeIP}:30080/`);
+      if (args.mode === 'iptables') say(`and: kpx trace --netns ${sb.ns('node1')} ${sb.pod('pod1').ip} 10.96.0.10:80`);
       say(`namespaces: ${sb.namespaces().join(' ')}. Press Ctrl-C to tear it down.`);
       // The sandbox's SIGINT/SIGTERM handlers remove everything and end the process.
       await new Promise<never>(() => { setInterval(() => { /* stay alive */ }, 1 << 30); });

@@ -13,6 +13,7 @@ import { joinHostPort, parseIP } from './ip.js';
 import { isDNSLabel } from './keys.js';
 import { isPortNumber, isProtocol } from './service-info.js';
 import type { Warn } from './service-info.js';
+import { safeWarn } from './show.js';
 import type { Endpoint, IPFamily, Protocol, ServiceKey } from './types.js';
 
 /** Key of a slice port as service ports match it: protocol and port name. */
@@ -91,8 +92,8 @@ function better(a: Endpoint, b: Endpoint): boolean {
 }
 
 function sliceOrder(a: ApiEndpointSlice, b: ApiEndpointSlice): number {
-  const x = a.metadata?.name ?? '';
-  const y = b.metadata?.name ?? '';
+  const x = typeof a.metadata?.name === 'string' ? a.metadata.name : '';
+  const y = typeof b.metadata?.name === 'string' ? b.metadata.name : '';
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
@@ -105,7 +106,8 @@ export function endpointsFromSlices(
   slices: readonly ApiEndpointSlice[],
   opts: EndpointsOptions,
 ): Map<string, Endpoint[]> {
-  const { family, nodeName, warn } = opts;
+  const { family, nodeName } = opts;
+  const warn = safeWarn(opts.warn);
   const byPort = new Map<string, Map<string, Endpoint>>();
   const ordered = slices.length > 1 ? [...slices].sort(sliceOrder) : slices;
 
@@ -149,7 +151,12 @@ export function endpointsFromSlices(
         let set = byPort.get(portKey);
         if (!set) { set = new Map(); byPort.set(portKey, set); }
         const key = joinHostPort(base.ip, port);
-        const ep: Endpoint = { key, port, ...base };
+        // One literal shape for every endpoint (optional fields present even when undefined): tens of
+        // thousands are built per sync, and a single hidden class keeps that cheap.
+        const ep: Endpoint = {
+          key, ip: base.ip, port, ready: base.ready, serving: base.serving, terminating: base.terminating,
+          isLocal: base.isLocal, nodeName: base.nodeName, zone: base.zone, zoneHints: base.zoneHints, nodeHints: base.nodeHints,
+        };
         const prev = set.get(key);
         if (!prev || better(ep, prev)) set.set(key, ep);
       }

@@ -7,6 +7,7 @@
  * Go's net.IP.String(): dotted decimal for IPv4 (including IPv4-mapped IPv6, which Go treats as IPv4) and
  * RFC 5952 text for IPv6.
  */
+import { show } from './show.js';
 import type { IPFamily } from './types.js';
 
 export interface ParsedIP {
@@ -250,7 +251,7 @@ export function splitIPsByFamily(ips: readonly unknown[] | undefined): FamilySpl
   const seen = new Set<string>();
   for (const raw of ips) {
     const p = typeof raw === 'string' ? parseIP(raw) : null;
-    if (!p) { out.invalid.push(String(raw)); continue; }
+    if (!p) { out.invalid.push(show(raw)); continue; }
     if (seen.has(p.text)) continue;
     seen.add(p.text);
     out[p.family].push(p.text);
@@ -265,7 +266,7 @@ export function splitCIDRsByFamily(cidrs: readonly unknown[] | undefined): Famil
   const seen = new Set<string>();
   for (const raw of cidrs) {
     const p = typeof raw === 'string' ? parseCIDR(raw) : null;
-    if (!p) { out.invalid.push(String(raw)); continue; }
+    if (!p) { out.invalid.push(show(raw)); continue; }
     if (seen.has(p.text)) continue;
     seen.add(p.text);
     out[p.family].push(p.text);

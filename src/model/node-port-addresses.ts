@@ -9,6 +9,7 @@
  * - otherwise the host's own addresses inside one of the CIDRs;
  * - IPv4 localhost NodePorts (127.0.0.0/8, via route_localnet) only when localhostNodePorts is on and a
  *   CIDR covers 127.0.0.0 (so also with "all"); never on IPv6.
+ * The family is the `family` argument, else the NodeInfo's (nodeInfoFrom sets it).
  */
 import { cidrContains, isLinkLocalIPv6, isLoopbackIP, isZeroCIDR, parseCIDR, parseIP } from './ip.js';
 import type { ParsedCIDR } from './ip.js';
@@ -49,7 +50,7 @@ export function resolveNodePortAddresses(
   localhostNodePorts: boolean,
   family?: IPFamily,
 ): NodePortAddresses {
-  const fam: IPFamily = family ?? (node.ips[0] ? (node.ips[0].includes(':') ? 'IPv6' : 'IPv4') : 'IPv4');
+  const fam: IPFamily = family ?? node.family ?? (node.ips[0]?.includes(':') ? 'IPv6' : 'IPv4');
   const cidrs = nodePortCIDRs(nodePortAddresses, node, fam);
   const all = cidrs.some(isZeroCIDR);
   const containsIPv4Loopback = fam === 'IPv4'

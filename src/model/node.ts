@@ -69,6 +69,7 @@ export function nodeInfoFrom(
   const primary = fromNode.find((ip) => !isLoopbackIP(ip));
   return {
     name: nodeName,
+    family,
     labels,
     zone: labels[LABEL_TOPOLOGY_ZONE] ?? '',
     ips,

@@ -14,6 +14,7 @@ import { LABEL_SERVICE_PROXY_NAME } from './api.js';
 import { portProtoHash } from './hash.js';
 import { parseIP, splitCIDRsByFamily, splitIPsByFamily } from './ip.js';
 import { isDNSLabel, serviceKeyOf, servicePortKeyOf } from './keys.js';
+import { safeWarn, show } from './show.js';
 import type { IPFamily, Protocol, ServicePort } from './types.js';
 
 /** A service port before endpoints are attached. */
@@ -50,12 +51,12 @@ export function skipReason(svc: ApiService): { reason: string; warn: boolean } |
   const spec = svc.spec;
   if (!spec || typeof spec !== 'object') return { reason: 'no spec', warn: true };
   const type = spec.type || 'ClusterIP';
-  if (!SERVICE_TYPES.has(type)) return { reason: `unknown type ${JSON.stringify(type)}`, warn: true };
+  if (!SERVICE_TYPES.has(type)) return { reason: `unknown type ${show(type)}`, warn: true };
   if (type === 'ExternalName') return { reason: 'ExternalName', warn: false };
   const ips = clusterIPCandidates(svc);
   if (ips.length === 0 || ips.includes('None')) return { reason: 'headless (no clusterIP)', warn: false };
   for (const ip of ips) {
-    if (!parseIP(ip)) return { reason: `invalid clusterIP ${JSON.stringify(ip)}`, warn: true };
+    if (!parseIP(ip)) return { reason: `invalid clusterIP ${show(ip)}`, warn: true };
   }
   return null;
 }
@@ -63,9 +64,15 @@ export function skipReason(svc: ApiService): { reason: string; warn: boolean } |
 function clusterIPCandidates(svc: ApiService): string[] {
   const spec = svc.spec ?? {};
   const out: string[] = [];
-  if (Array.isArray(spec.clusterIPs)) for (const ip of spec.clusterIPs) if (ip !== '' && ip != null) out.push(String(ip));
+  if (Array.isArray(spec.clusterIPs)) {
+    for (const ip of spec.clusterIPs) {
+      if (ip !== '' && ip != null) out.push(typeof ip === 'string' ? ip : show(ip)); // non-strings fail parseIP
+    }
+  }
   if (typeof spec.clusterIP === 'string' && spec.clusterIP !== '' && !out.includes(spec.clusterIP)) {
     out.unshift(spec.clusterIP);
+  } else if (spec.clusterIP != null && typeof spec.clusterIP !== 'string') {
+    out.unshift(show(spec.clusterIP)); // not an IP: reported as an invalid clusterIP
   }
   return out;
 }
@@ -110,7 +117,8 @@ function policy(value: unknown, field: string, key: string, warn: Warn): 'Cluste
  * The service ports of one family, in spec order. Empty when the service is skipped or has no ClusterIP
  * of this family.
  */
-export function servicePortSpecs(svc: ApiService, family: IPFamily, warn: Warn): ServicePortSpec[] {
+export function servicePortSpecs(svc: ApiService, family: IPFamily, rawWarn: Warn): ServicePortSpec[] {
+  const warn = safeWarn(rawWarn);
   const skip = skipReason(svc);
   if (skip) {
     if (skip.warn) {

@@ -17,3 +17,22 @@ export function show(v: unknown): string {
   }
   return s.length > MAX ? s.slice(0, MAX) + '…' : s;
 }
+
+const SAFE = Symbol('kpx.model.safeWarn');
+
+export type WarnFn = (msg: string, fields?: Record<string, unknown>) => void;
+
+/** Wraps a warn callback so every field value is a number, boolean or short string (see show). */
+export function safeWarn(warn: WarnFn): WarnFn {
+  if ((warn as { [SAFE]?: boolean })[SAFE]) return warn;
+  const wrapped: WarnFn = (msg, fields) => {
+    if (!fields) { warn(msg); return; }
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      out[k] = typeof v === 'number' || typeof v === 'boolean' ? v : Array.isArray(v) ? v.map(show) : show(v);
+    }
+    warn(msg, out);
+  };
+  (wrapped as { [SAFE]?: boolean })[SAFE] = true;
+  return wrapped;
+}

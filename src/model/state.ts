@@ -13,6 +13,7 @@ import { serviceKeyOf, serviceKeyOfSlice } from './keys.js';
 import { nodeInfoFrom } from './node.js';
 import { resolveNodePortAddresses } from './node-port-addresses.js';
 import { servicePortsFor } from './service-ports.js';
+import { safeWarn } from './show.js';
 import type { IPFamily, ProxyState, ServiceKey, ServicePort, ServicePortKey } from './types.js';
 
 /**
@@ -22,8 +23,9 @@ import type { IPFamily, ProxyState, ServiceKey, ServicePort, ServicePortKey } fr
 export function indexSlicesByService(
   slices: Iterable<ApiEndpointSlice>,
   family: IPFamily,
-  warn: ModelContext['warn'],
+  rawWarn: ModelContext['warn'],
 ): Map<ServiceKey, ApiEndpointSlice[]> {
+  const warn = safeWarn(rawWarn);
   const out = new Map<ServiceKey, ApiEndpointSlice[]>();
   for (const slice of slices) {
     if (!slice || typeof slice !== 'object') continue;
@@ -44,7 +46,8 @@ export function indexSlicesByService(
 }
 
 export function buildProxyState(input: ProxyStateInput): ProxyState {
-  const { family, warn } = input;
+  const { family } = input;
+  const warn = safeWarn(input.warn);
   const node = nodeInfoFrom(input.node, input.nodeName, family, input.hostAddresses);
   const nodePortAddresses = resolveNodePortAddresses(
     input.nodePortAddresses, node, input.hostAddresses, input.localhostNodePorts, family);

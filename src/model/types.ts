@@ -108,6 +108,8 @@ export interface NodePortAddresses {
 
 export interface NodeInfo {
   readonly name: string;
+  /** The family this NodeInfo describes (set by nodeInfoFrom; ips and podCIDRs are of this family). */
+  readonly family?: IPFamily;
   readonly labels: Readonly<Record<string, string>>;
   /** Zone from topology.kubernetes.io/zone, "" when unknown. */
   readonly zone: string;
@@ -161,4 +163,10 @@ export interface Backend {
   cleanup(): Promise<void>;
   /** Stops what the backend runs itself (userspace listeners); kernel rules stay in place. */
   close(): Promise<void>;
+  /**
+   * Whether this mode left anything on the node. Starting in another mode calls cleanup() only when this says
+   * so: modes share chains (KUBE-SERVICES, KUBE-POSTROUTING), and cleaning on every restart would cut traffic
+   * until the first sync. Absent means "assume yes".
+   */
+  hasLeftovers?(): Promise<boolean>;
 }

@@ -13,10 +13,11 @@ import { startBackground, type BackgroundProcess } from './background.js';
 import { registerForExitCleanup } from './exit-cleanup.js';
 import { addNamespace, deleteNamespace, execIn, ipBatch, setSysctls } from './netns.js';
 import {
-  namespacesOf, planSandbox, podPlan,
+  planSandbox, podPlan,
   type ClientPlan, type NodePlan, type PodPlan, type PodSpec, type SandboxOptions, type SandboxPlan,
 } from './plan.js';
-import { nodeBinary, scriptPath } from './scripts.js';
+import { nodeBinary, scriptPath, slowFactor } from './scripts.js';
+import { removeOwnerMarker, sweepStaleSandboxes, writeOwnerMarker } from './stale.js';
 
 export interface BuildOptions extends SandboxOptions {
   /** Receives every output line of the processes the sandbox runs (debugging). */
@@ -35,11 +36,18 @@ const NODE_SYSCTLS = {
   'net.ipv4.conf.default.rp_filter': 0,
 };
 
+const NODE_SYSCTLS_V6 = {
+  'net.ipv6.conf.all.forwarding': 1,
+  'net.bridge.bridge-nf-call-ip6tables': 1,
+};
+
 export class Sandbox {
   readonly prefix: string;
   readonly lanNs: string;
   readonly nodes: readonly NodePlan[];
   readonly client: ClientPlan | undefined;
+  /** Every namespace has an IPv6 address too (see plan.ts). */
+  readonly dualStack: boolean;
   /** A private directory, removed by destroy() (manifests, logs). */
   readonly tmpDir: string;
 
@@ -57,18 +65,23 @@ export class Sandbox {
     this.lanNs = plan.lanNs;
     this.nodes = plan.nodes;
     this.client = plan.client;
+    this.dualStack = plan.nodes.some((n) => n.v6 !== undefined);
     this.onLine = onLine;
     this.tmpDir = mkdtempSync(join(tmpdir(), `${plan.prefix}`));
     for (const n of plan.nodes) this.nextPodIndex.set(n.name, 1);
     this.unregister = registerForExitCleanup({
       pids: () => [...this.processes].filter((p) => !p.hasExited()).map((p) => p.pid),
       namespaces: () => [...this.created].reverse(),
+      cleaned: () => removeOwnerMarker(this.prefix),
     });
+    writeOwnerMarker(plan.prefix);
   }
 
   /** Builds the whole sandbox; on any failure removes what was made and rethrows. */
   static async build(opts: BuildOptions = {}): Promise<Sandbox> {
     const plan = planSandbox(opts);
+    // Sandboxes of runs that were killed outright (no exit handler ran) would otherwise pile up.
+    await sweepStaleSandboxes().catch(() => []);
     const sb = new Sandbox(plan, opts.onLine);
     try {
       await sb.createLan();
@@ -128,7 +141,7 @@ export class Sandbox {
     }
     const idx = this.nextPodIndex.get(nodeName) ?? 1;
     this.nextPodIndex.set(nodeName, idx + 1);
-    const pod = podPlan(this.prefix, spec, idx);
+    const pod = podPlan(this.prefix, spec, idx, this.dualStack);
     await this.createPod(pod);
     if (!pod.noServer) await this.startPodServer(pod);
     return pod;
@@ -168,7 +181,7 @@ export class Sandbox {
     const args = [scriptPath('pod-server.mjs'), '--name', name, '--tcp', tcpPorts.join(','), '--udp', udpPorts.join(',')];
     const proc = this.startProcess(ns, `server ${name}`, nodeBinary(), args);
     try {
-      await proc.waitForLine(/^READY /, 10_000);
+      await proc.waitForLine(/^READY /, 10_000 * slowFactor());
     } catch (e) {
       await proc.stop();
       this.processes.delete(proc);
@@ -221,7 +234,10 @@ export class Sandbox {
       }
     }
     try { rmSync(this.tmpDir, { recursive: true, force: true }); } catch (e) { errors.push((e as Error).message); }
-    if (this.created.length === 0) this.unregister();
+    if (this.created.length === 0) {
+      this.unregister();
+      removeOwnerMarker(this.prefix);
+    }
     if (errors.length) throw new Error(`sandbox ${this.prefix} cleanup had errors: ${errors.join('; ')}`);
   }
 
@@ -237,6 +253,10 @@ export class Sandbox {
     // Recorded before it exists, so a failure half-way still gets it deleted.
     this.created.push(ns);
     await addNamespace(ns);
+    // Duplicate address detection keeps new links' addresses (link-local ones too, used by neighbour
+    // discovery) tentative for a second or more: the first IPv6 packets would be lost. Nothing here can
+    // collide, so it is off for every interface made later in this namespace.
+    if (this.dualStack) await setSysctls(ns, { 'net.ipv6.conf.all.accept_dad': 0, 'net.ipv6.conf.default.accept_dad': 0 });
   }
 
   private async createLan(): Promise<void> {
@@ -260,9 +280,16 @@ export class Sandbox {
       // Output to a ClusterIP is routed before it is DNATed: without a route it fails with ENETUNREACH.
       `route add default dev ${node.uplinkDev}`,
       ...node.podRoutes.map((r) => `route add ${r.cidr} via ${r.via} dev ${node.uplinkDev}`),
+      ...(node.v6 ? [
+        // nodad: duplicate address detection would hold the addresses back for a second or two.
+        `addr add ${node.v6.bridgeIP}/64 dev ${node.bridgeDev} nodad`,
+        `addr add ${node.v6.nodeIP}/64 dev ${node.uplinkDev} nodad`,
+        `route add ::/0 dev ${node.uplinkDev}`,
+        ...node.v6.podRoutes.map((r) => `route add ${r.cidr} via ${r.via} dev ${node.uplinkDev}`),
+      ] : []),
     ]);
     await ipBatch(this.lanNs, [`link set ${lanPort} master br0`, `link set ${lanPort} up`]);
-    await setSysctls(node.ns, NODE_SYSCTLS);
+    await setSysctls(node.ns, node.v6 ? { ...NODE_SYSCTLS, ...NODE_SYSCTLS_V6 } : NODE_SYSCTLS);
   }
 
   private async createClient(client: ClientPlan): Promise<void> {
@@ -271,8 +298,10 @@ export class Sandbox {
       'link set lo up',
       `link add eth0 type veth peer name cl netns ${this.lanNs}`,
       ...client.ips.map((ip) => `addr add ${ip}/24 dev eth0`),
+      ...(client.v6 ? client.v6.ips.map((ip) => `addr add ${ip}/64 dev eth0 nodad`) : []),
       'link set eth0 up',
       `route add default via ${client.gateway} dev eth0`,
+      ...(client.v6 ? [`route add ::/0 via ${client.v6.gateway} dev eth0`] : []),
     ]);
     await ipBatch(this.lanNs, ['link set cl master br0', 'link set cl up']);
   }
@@ -292,8 +321,10 @@ export class Sandbox {
     await ipBatch(pod.ns, [
       'link set lo up',
       `addr add ${pod.ip}/24 dev eth0`,
+      ...(pod.v6 ? [`addr add ${pod.v6.ip}/64 dev eth0 nodad`] : []),
       'link set eth0 up',
       `route add default via ${pod.gateway} dev eth0`,
+      ...(pod.v6 ? [`route add ::/0 via ${pod.v6.gateway} dev eth0`] : []),
     ]);
   }
 }
@@ -302,5 +333,3 @@ export class Sandbox {
 export function buildSandbox(opts: BuildOptions = {}): Promise<Sandbox> {
   return Sandbox.build(opts);
 }
-
-export { namespacesOf };

@@ -56,7 +56,7 @@ export interface DemoCheck {
   /** Pods that must all answer (and nobody else); empty = no answer expected. */
   readonly expectPods: readonly string[];
   /** When no answer is expected: how it fails. */
-  readonly expectError?: 'timeout' | 'refused';
+  readonly expectError?: 'timeout' | 'refused' | 'closed';
   /** Client addresses the pods may see; undefined = not checked. */
   readonly expectSources?: readonly string[];
   /** HTTP status expected (health checks, answered by kpx itself, not by a pod). */
@@ -72,7 +72,7 @@ export function demoChecks(sb: Sandbox, mode: ProxyMode): DemoCheck[] {
   const kernel = mode !== 'userspace';
   const src = (addrs: readonly string[]) => (kernel ? addrs : undefined);
   const s = DEMO_SERVICES;
-  return [
+  const checks: DemoCheck[] = [
     { service: 'web (ClusterIP)', from: 'pod4', addr: s.web.clusterIP, port: 80, proto: 'tcp', count: 30, expectPods: ['pod1', 'pod2', 'pod3'], expectSources: src([sb.pod('pod4').ip]), note: 'pod → ClusterIP, client address kept' },
     { service: 'web (ClusterIP)', from: 'node1', addr: s.web.clusterIP, port: 80, proto: 'tcp', count: 30, expectPods: ['pod1', 'pod2', 'pod3'], expectSources: src(node1Addrs), note: 'node → ClusterIP, masqueraded' },
     { service: 'dns (ClusterIP/UDP)', from: 'pod2', addr: s.dns.clusterIP, port: 53, proto: 'udp', count: 20, expectPods: ['pod1', 'pod3'], expectSources: src([sb.pod('pod2').ip]), note: 'UDP' },
@@ -84,6 +84,21 @@ export function demoChecks(sb: Sandbox, mode: ProxyMode): DemoCheck[] {
     { service: 'web-local health check', from: 'client', addr: n1.nodeIP, port: 32082, proto: 'tcp', count: 1, path: '/', expectPods: [], expectStatus: 200, note: 'node1 has a local endpoint' },
     { service: 'web-local health check', from: 'client', addr: n2.nodeIP, port: 32082, proto: 'tcp', count: 1, path: '/', expectPods: [], expectStatus: 503, note: 'node2 has none' },
   ];
+  if (kernel) return checks;
+  // The userspace mode carries traffic itself: with no local endpoint it closes the connection at once
+  // (there is no DROP rule), and like the legacy mode it does not filter loadBalancerSourceRanges.
+  return checks
+    .filter((c) => !(c.expectError === 'timeout' && c.localAddress === CLIENT_IPS[1]))
+    .map((c) => (c.expectError === 'timeout'
+      ? { ...c, expectError: 'closed' as const, note: 'node2 has no local pod: closed at once' }
+      : { ...c, note: c.note.replace(/,? *(client address kept|masqueraded|real client address)$/, '') }));
+}
+
+/** Lines printed under the table for a mode: what its checks leave out, and why. */
+export function demoNotes(mode: ProxyMode): string[] {
+  return mode === 'userspace'
+    ? ['userspace mode: pods see the node as the client, and loadBalancerSourceRanges is not enforced (as in the legacy mode), so those are not checked']
+    : [];
 }
 
 export interface DemoRow {

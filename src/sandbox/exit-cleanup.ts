@@ -12,6 +12,8 @@ export interface Leftovers {
   pids(): number[];
   /** Namespaces still present. */
   namespaces(): string[];
+  /** Runs (synchronously) once they are gone. */
+  cleaned?(): void;
 }
 
 const live = new Set<Leftovers>();
@@ -24,6 +26,7 @@ function cleanupNow(): void {
       if (!ns.startsWith('kpx-')) continue;
       spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore', timeout: 5000 });
     }
+    try { l.cleaned?.(); } catch { /* best effort at exit */ }
   }
   live.clear();
 }

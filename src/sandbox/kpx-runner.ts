@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { ProxyMode } from '../model/types.js';
 import type { BackgroundProcess } from './background.js';
 import type { Sandbox } from './builder.js';
-import { CLUSTER_CIDR, type NodePlan } from './plan.js';
-import { nodeBinary, packageRoot, scriptPath } from './scripts.js';
+import { CLUSTER_CIDR, CLUSTER_CIDR_V6, type NodePlan } from './plan.js';
+import { nodeBinary, packageRoot, scriptPath, slowFactor } from './scripts.js';
 import { request, waitForSyncMetrics, type RequestResult } from './traffic.js';
 
 /** 'dist': bin/kpx.js (the build users run); 'source': src/ through tsx (tests: always current code). */
@@ -56,7 +56,7 @@ export function kpxArgs(node: NodePlan, opts: KpxRunOptions): string[] {
     '--manifests', opts.manifestsDir,
     '--hostname-override', node.name,
     '--proxy-mode', mode,
-    '--cluster-cidr', CLUSTER_CIDR,
+    '--cluster-cidr', node.v6 ? `${CLUSTER_CIDR},${CLUSTER_CIDR_V6}` : CLUSTER_CIDR,
     '--healthz-bind-address', `0.0.0.0:${opts.healthzPort ?? 10256}`,
     '--metrics-bind-address', `127.0.0.1:${opts.metricsPort ?? 10249}`,
   ];
@@ -118,7 +118,7 @@ export async function startKpx(sb: Sandbox, nodeName: string, opts: KpxRunOption
   const proc = sb.startProcess(node.ns, `kpx ${node.name}`, cmd, args, { cwd });
   const kpx = new KpxInstance(node, proc, opts.metricsPort ?? 10249, opts.healthzPort ?? 10256);
   try {
-    await kpx.waitForSync(since, { requireQueued: false, timeoutMs: opts.startTimeoutMs ?? 30_000 });
+    await kpx.waitForSync(since, { requireQueued: false, timeoutMs: opts.startTimeoutMs ?? 30_000 * slowFactor() });
   } catch (e) {
     await kpx.stop();
     throw e;

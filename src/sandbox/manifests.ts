@@ -26,6 +26,8 @@ export interface ServiceSpec {
   namespace?: string;
   type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer';
   clusterIP: string;
+  /** Makes the service dual-stack (RequireDualStack) with this IPv6 ClusterIP. */
+  clusterIPv6?: string;
   ports: readonly PortSpec[];
   externalIPs?: readonly string[];
   /** status.loadBalancer.ingress IPs. */
@@ -40,6 +42,8 @@ export interface ServiceSpec {
 
 export interface EndpointSpec {
   ip: string;
+  /** The pod's IPv6 address (dual-stack sandboxes): listed in the service's IPv6 slice. */
+  ipv6?: string;
   /** The node the pod runs on ("node1"). */
   nodeName: string;
   /** Pod name (targetRef), for readability of the manifests. */
@@ -50,8 +54,8 @@ export interface EndpointSpec {
 }
 
 /** An endpoint for a pod of the sandbox: ready and serving unless told otherwise. */
-export function endpointFor(pod: { name: string; ip: string; node: string }, conditions: Pick<EndpointSpec, 'ready' | 'serving' | 'terminating'> = {}): EndpointSpec {
-  return { ip: pod.ip, nodeName: pod.node, podName: pod.name, ...conditions };
+export function endpointFor(pod: { name: string; ip: string; node: string; v6?: { ip: string } }, conditions: Pick<EndpointSpec, 'ready' | 'serving' | 'terminating'> = {}): EndpointSpec {
+  return { ip: pod.ip, ...(pod.v6 ? { ipv6: pod.v6.ip } : {}), nodeName: pod.node, podName: pod.name, ...conditions };
 }
 
 export function serviceManifest(spec: ServiceSpec): ApiService {
@@ -63,8 +67,9 @@ export function serviceManifest(spec: ServiceSpec): ApiService {
     spec: {
       type,
       clusterIP: spec.clusterIP,
-      clusterIPs: [spec.clusterIP],
-      ipFamilies: ['IPv4'],
+      ...(spec.clusterIPv6
+        ? { clusterIPs: [spec.clusterIP, spec.clusterIPv6], ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }
+        : { clusterIPs: [spec.clusterIP], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack' }),
       ports: spec.ports.map((p) => ({
         ...(p.name ? { name: p.name } : {}),
         protocol: p.protocol ?? 'TCP',
@@ -91,8 +96,9 @@ export function serviceManifest(spec: ServiceSpec): ApiService {
  * One EndpointSlice listing `endpoints` for the service's ports (at their targetPort); `portNames`
  * limits it to some ports, so different ports of one service can have different endpoints.
  */
-export function endpointSliceManifest(spec: ServiceSpec, endpoints: readonly EndpointSpec[], sliceName = `${spec.name}-1`, portNames?: readonly string[]): ApiEndpointSlice {
+export function endpointSliceManifest(spec: ServiceSpec, endpoints: readonly EndpointSpec[], sliceName = `${spec.name}-1`, portNames?: readonly string[], family: 'IPv4' | 'IPv6' = 'IPv4'): ApiEndpointSlice {
   const ports = portNames ? spec.ports.filter((p) => portNames.includes(p.name ?? '')) : spec.ports;
+  const listed = family === 'IPv4' ? endpoints : endpoints.filter((e) => e.ipv6 !== undefined);
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -101,11 +107,11 @@ export function endpointSliceManifest(spec: ServiceSpec, endpoints: readonly End
       namespace: spec.namespace ?? 'default',
       labels: { 'kubernetes.io/service-name': spec.name, 'endpointslice.kubernetes.io/managed-by': 'kpx-sandbox' },
     },
-    addressType: 'IPv4',
-    endpoints: endpoints.map((e) => {
+    addressType: family,
+    endpoints: listed.map((e) => {
       const terminating = e.terminating ?? false;
       return {
-        addresses: [e.ip],
+        addresses: [family === 'IPv4' ? e.ip : e.ipv6!],
         conditions: { ready: e.ready ?? !terminating, serving: e.serving ?? true, terminating },
         nodeName: e.nodeName,
         ...(e.podName ? { targetRef: { kind: 'Pod', name: e.podName, namespace: spec.namespace ?? 'default' } } : {}),
@@ -120,8 +126,14 @@ export function nodeManifest(node: NodePlan): ApiNode {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: { name: node.name, labels: { 'kubernetes.io/hostname': node.name } },
-    spec: { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] },
-    status: { addresses: [{ type: 'InternalIP', address: node.nodeIP }, { type: 'Hostname', address: node.name }] },
+    spec: { podCIDR: node.podCIDR, podCIDRs: node.v6 ? [node.podCIDR, node.v6.podCIDR] : [node.podCIDR] },
+    status: {
+      addresses: [
+        { type: 'InternalIP', address: node.nodeIP },
+        ...(node.v6 ? [{ type: 'InternalIP', address: node.v6.nodeIP }] : []),
+        { type: 'Hostname', address: node.name },
+      ],
+    },
   };
 }
 
@@ -165,6 +177,8 @@ export class ManifestDir {
   writeEndpoints(spec: ServiceSpec, endpoints: readonly EndpointSpec[]): void {
     const ns = spec.namespace ?? 'default';
     this.write(`eps-${ns}-${spec.name}.yaml`, endpointSliceManifest(spec, endpoints));
+    // A dual-stack service has one slice per address family, as the EndpointSlice controller makes them.
+    if (spec.clusterIPv6) this.write(`eps-${ns}-${spec.name}-v6.yaml`, endpointSliceManifest(spec, endpoints, `${spec.name}-v6`, undefined, 'IPv6'));
   }
 
   /** Replaces the endpoints of a service with one slice (and file) per group of ports. */
@@ -179,6 +193,7 @@ export class ManifestDir {
     const ns = spec.namespace ?? 'default';
     this.remove(`svc-${ns}-${spec.name}.yaml`);
     this.remove(`eps-${ns}-${spec.name}.yaml`);
+    this.remove(`eps-${ns}-${spec.name}-v6.yaml`);
   }
 
   writeNodes(nodes: readonly NodePlan[]): void {

@@ -9,6 +9,9 @@
  *                      routes to the other nodes' pod CIDRs via their node IPs
  *   kpx-<run>-<pod>    eth0 10.244.N.(10+i)/24 on nodeN's cbr0, default via 10.244.N.1
  *   kpx-<run>-client   eth0 10.10.0.50/24 (+ 10.10.0.51 for source-range tests), default via node1
+ * With dualStack, every one of them also gets an IPv6 address in the same shape:
+ *   node network fd00:10:10::/64 (node N = ::N, client ::50 and ::51), pods fd00:10:244:N::/64
+ *   (bridge ::1, pods ::(10+i)), cluster CIDR fd00:10:244::/56.
  */
 import { randomBytes } from 'node:crypto';
 
@@ -16,6 +19,17 @@ export const NODE_NETWORK_PREFIX = '10.10.0';
 export const NODE_NETWORK_CIDR = '10.10.0.0/24';
 export const CLUSTER_CIDR = '10.244.0.0/16';
 export const CLIENT_IPS = ['10.10.0.50', '10.10.0.51'] as const;
+export const NODE_NETWORK_V6_PREFIX = 'fd00:10:10::';
+export const CLUSTER_CIDR_V6 = 'fd00:10:244::/56';
+export const CLIENT_IPS_V6 = ['fd00:10:10::50', 'fd00:10:10::51'] as const;
+
+/** The IPv6 side of a node, pod or client (dual-stack sandboxes only). */
+export interface NodeV6 {
+  readonly nodeIP: string;
+  readonly podCIDR: string;
+  readonly bridgeIP: string;
+  readonly podRoutes: readonly { cidr: string; via: string }[];
+}
 
 export interface PodSpec {
   /** The pod's name: namespace suffix and the "pod" field its server answers with. */
@@ -39,6 +53,8 @@ export interface SandboxOptions {
   readonly externalClient?: boolean;
   /** Fixed run prefix (tests of the builder); default `kpx-<6 random chars>-`. */
   readonly prefix?: string;
+  /** Give every namespace an IPv6 address too (default false). */
+  readonly dualStack?: boolean;
 }
 
 export interface NodePlan {
@@ -55,6 +71,8 @@ export interface NodePlan {
   readonly uplinkDev: 'eth0';
   /** Routes to the other nodes' pod CIDRs. */
   readonly podRoutes: readonly { cidr: string; via: string }[];
+  /** Dual-stack sandboxes: the node's IPv6 addresses and routes. */
+  readonly v6?: NodeV6;
 }
 
 export interface PodPlan {
@@ -68,6 +86,8 @@ export interface PodPlan {
   readonly tcpPorts: readonly number[];
   readonly udpPorts: readonly number[];
   readonly noServer: boolean;
+  /** Dual-stack sandboxes: the pod's IPv6 address and gateway. */
+  readonly v6?: { readonly ip: string; readonly gateway: string };
 }
 
 export interface ClientPlan {
@@ -76,6 +96,8 @@ export interface ClientPlan {
   readonly ips: readonly string[];
   /** Its default gateway: node1, so LoadBalancer and external IPs reach a node. */
   readonly gateway: string;
+  /** Dual-stack sandboxes: its IPv6 addresses and gateway (node1). */
+  readonly v6?: { readonly ips: readonly string[]; readonly gateway: string };
 }
 
 export interface SandboxPlan {
@@ -97,17 +119,21 @@ export function newRunPrefix(): string {
   return `kpx-${s}-`;
 }
 
-/** Every namespace this plan creates, in creation order. */
-export function namespacesOf(plan: SandboxPlan): string[] {
-  return [plan.lanNs, ...plan.nodes.map((n) => n.ns), ...plan.pods.map((p) => p.ns), ...(plan.client ? [plan.client.ns] : [])];
+function nodeV6(index: number, nodeCount: number): NodeV6 {
+  const others = [];
+  for (let j = 1; j <= nodeCount; j++) {
+    if (j !== index) others.push({ cidr: `fd00:10:244:${j}::/64`, via: `${NODE_NETWORK_V6_PREFIX}${j}` });
+  }
+  return { nodeIP: `${NODE_NETWORK_V6_PREFIX}${index}`, podCIDR: `fd00:10:244:${index}::/64`, bridgeIP: `fd00:10:244:${index}::1`, podRoutes: others };
 }
 
-export function nodePlan(prefix: string, index: number, nodeCount: number): NodePlan {
+export function nodePlan(prefix: string, index: number, nodeCount: number, dualStack = false): NodePlan {
   const others = [];
   for (let j = 1; j <= nodeCount; j++) {
     if (j !== index) others.push({ cidr: `10.244.${j}.0/24`, via: `${NODE_NETWORK_PREFIX}.${j}` });
   }
   return {
+    ...(dualStack ? { v6: nodeV6(index, nodeCount) } : {}),
     name: `node${index}`,
     index,
     ns: `${prefix}node${index}`,
@@ -121,8 +147,9 @@ export function nodePlan(prefix: string, index: number, nodeCount: number): Node
 }
 
 /** The pod's address: 10.244.<node>.<10 + its position among that node's pods, 1-based>. */
-export function podPlan(prefix: string, spec: PodSpec, hostIndex: number): PodPlan {
+export function podPlan(prefix: string, spec: PodSpec, hostIndex: number, dualStack = false): PodPlan {
   return {
+    ...(dualStack ? { v6: { ip: `fd00:10:244:${spec.node}::${10 + hostIndex}`, gateway: `fd00:10:244:${spec.node}::1` } } : {}),
     name: spec.name,
     ns: `${prefix}${spec.name}`,
     node: `node${spec.node}`,
@@ -142,7 +169,8 @@ export function planSandbox(opts: SandboxOptions = {}): SandboxPlan {
   const nodeCount = opts.nodes ?? 1;
   if (nodeCount !== 1 && nodeCount !== 2) throw new Error(`sandbox nodes must be 1 or 2, got ${nodeCount}`);
   const nodes = [];
-  for (let i = 1; i <= nodeCount; i++) nodes.push(nodePlan(prefix, i, nodeCount));
+  const dual = opts.dualStack ?? false;
+  for (let i = 1; i <= nodeCount; i++) nodes.push(nodePlan(prefix, i, nodeCount, dual));
   const specs = opts.pods ?? [{ name: 'pod1', node: 1 }];
   const seen = new Set<string>(['lan', 'client', ...nodes.map((n) => n.name)]);
   const perNode = new Map<number, number>();
@@ -154,10 +182,13 @@ export function planSandbox(opts: SandboxOptions = {}): SandboxPlan {
     const idx = (perNode.get(spec.node) ?? 0) + 1;
     if (idx > 200) throw new Error(`too many pods on node ${spec.node}`);
     perNode.set(spec.node, idx);
-    return podPlan(prefix, spec, idx);
+    return podPlan(prefix, spec, idx, dual);
   });
   const client: ClientPlan | undefined = opts.externalClient
-    ? { name: 'client', ns: `${prefix}client`, ips: [...CLIENT_IPS], gateway: nodes[0]!.nodeIP }
+    ? {
+      name: 'client', ns: `${prefix}client`, ips: [...CLIENT_IPS], gateway: nodes[0]!.nodeIP,
+      ...(dual ? { v6: { ips: [...CLIENT_IPS_V6], gateway: nodes[0]!.v6!.nodeIP } } : {}),
+    }
     : undefined;
   return { prefix, lanNs: `${prefix}lan`, nodes, pods, ...(client ? { client } : {}) };
 }

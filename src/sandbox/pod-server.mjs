@@ -48,25 +48,33 @@ function listenTcp(port) {
       res.end(body);
     });
     srv.keepAliveTimeout = 5000;
-    srv.once('error', reject);
-    srv.listen({ port, host: '0.0.0.0', backlog: 1024 }, () => { servers.push(srv); resolve(); });
+    const listen = (host, onError) => {
+      srv.once('error', onError);
+      srv.listen({ port, host, backlog: 1024 }, () => { srv.off('error', onError); servers.push(srv); resolve(); });
+    };
+    // '::' takes IPv4 and IPv6 alike; fall back to IPv4 only where IPv6 is off.
+    listen('::', (e) => (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL' ? listen('0.0.0.0', reject) : reject(e)));
   });
 }
 
-function listenUdp(port) {
+function listenUdp(port, type = 'udp6') {
   return new Promise((resolve, reject) => {
-    const sock = createSocket('udp4');
+    const sock = createSocket({ type, ipv6Only: false });
     sock.on('message', (_msg, rinfo) => {
-      const body = JSON.stringify({ pod: opts.name, clientAddr: rinfo.address, clientPort: rinfo.port, port, proto: 'udp' });
+      const body = JSON.stringify({ pod: opts.name, clientAddr: strip(rinfo.address), clientPort: rinfo.port, port, proto: 'udp' });
       sock.send(body, rinfo.port, rinfo.address);
     });
-    sock.once('error', reject);
-    sock.bind(port, '0.0.0.0', () => { servers.push(sock); resolve(); });
+    sock.once('error', (e) => {
+      // A dual-stack socket on '::' takes IPv4 too; where IPv6 is off, IPv4 alone.
+      if (type === 'udp6' && (e.code === 'EAFNOSUPPORT' || e.code === 'EADDRNOTAVAIL')) listenUdp(port, 'udp4').then(resolve, reject);
+      else reject(e);
+    });
+    sock.bind(port, type === 'udp6' ? '::' : '0.0.0.0', () => { servers.push(sock); resolve(); });
   });
 }
 
 try {
-  await Promise.all([...opts.tcp.map(listenTcp), ...opts.udp.map(listenUdp)]);
+  await Promise.all([...opts.tcp.map((p) => listenTcp(p)), ...opts.udp.map((p) => listenUdp(p))]);
 } catch (e) {
   fail(`cannot listen: ${e.message}`);
 }

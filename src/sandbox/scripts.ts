@@ -36,3 +36,12 @@ export function scriptPath(name: SandboxScript): string {
 export function nodeBinary(): string {
   return process.execPath;
 }
+
+/**
+ * How much slower than a normal machine this one is: KPX_SLOW_FACTOR (the IPVS VM runs under software
+ * emulation and sets it). Start-up timeouts are multiplied by it; nothing else changes.
+ */
+export function slowFactor(): number {
+  const f = Number(process.env.KPX_SLOW_FACTOR ?? 1);
+  return Number.isFinite(f) && f >= 1 ? f : 1;
+}

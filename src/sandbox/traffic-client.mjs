@@ -4,12 +4,12 @@
 //   { kind: 'tcp', addr, port, path?, localAddress?, localPort?, timeoutMs? }   HTTP GET, Connection: close
 //   { kind: 'udp', addr, port, localAddress?, localPort?, timeoutMs? }          one datagram, one reply
 //   { kind: 'wait-sync', addr, port, since, requireQueued?, timeoutMs? }       polls kpx's /metrics
-// Output (stdout, JSON): one result per request, in order:
-//   { ok: true, status?, pod?, clientAddr?, clientPort?, port?, body? } | { ok: false, error, detail? }
+// Output (stdout, JSON): one result per request, in order (ms: how long it took):
+//   { ok: true, ms, status?, pod?, clientAddr?, clientPort?, port?, body? } | { ok: false, ms, error, detail? }
 // SAFETY: it refuses to run in the host's network namespace (same netns inode as pid 1) unless every
 // target is a loopback address, and with expectNetns it must be in exactly that named namespace.
 import { statSync, readFileSync } from 'node:fs';
-import { connect, isIPv4 } from 'node:net';
+import { connect, isIPv4, isIPv6 } from 'node:net';
 import { createSocket } from 'node:dgram';
 
 const REFUSE_EXIT = 3;
@@ -104,6 +104,8 @@ function tcpRequest(r) {
     sock.on('error', (e) => finish({ ok: false, error: classify(e), detail: e.message }));
     sock.on('end', () => {
       const text = Buffer.concat(chunks).toString();
+      // Accepted, then closed without a byte: what a proxy does when it has nowhere to send the client.
+      if (text === '') { finish({ ok: false, error: 'closed' }); return; }
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
       if (!m) { finish({ ok: false, error: 'bad-response', detail: text.slice(0, 200) }); return; }
       const sep = text.indexOf('\r\n\r\n');
@@ -118,7 +120,7 @@ function tcpRequest(r) {
 function udpRequest(r) {
   return new Promise((resolve) => {
     const timeoutMs = r.timeoutMs ?? 1000;
-    const sock = createSocket('udp4');
+    const sock = createSocket(isIPv6(r.addr) ? 'udp6' : 'udp4');
     let settled = false;
     const finish = (res) => {
       if (settled) return;
@@ -173,10 +175,16 @@ async function waitSync(r) {
   return { ok: false, error: 'timeout', detail: lastSeen };
 }
 
+async function timed(fn) {
+  const t0 = performance.now();
+  const res = await fn();
+  return { ...res, ms: Math.round(performance.now() - t0) };
+}
+
 async function run(r) {
   try {
-    if (r.kind === 'tcp') return await tcpRequest(r);
-    if (r.kind === 'udp') return await udpRequest(r);
+    if (r.kind === 'tcp') return await timed(() => tcpRequest(r));
+    if (r.kind === 'udp') return await timed(() => udpRequest(r));
     if (r.kind === 'wait-sync') return await waitSync(r);
     return { ok: false, error: 'bad-request', detail: `unknown kind ${r.kind}` };
   } catch (e) {

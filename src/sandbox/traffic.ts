@@ -32,11 +32,21 @@ export interface Answer {
   /** HTTP status (TCP only). */
   readonly status?: number;
   readonly body: string;
+  /** How long the request took, measured inside the namespace. */
+  readonly ms: number;
 }
 
-export type RequestError = 'refused' | 'timeout' | 'unreachable' | 'reset' | 'bad-response' | string;
+/** refused: RST or ICMP port unreachable; closed: accepted, then closed without an answer. */
+export type RequestError = 'refused' | 'timeout' | 'unreachable' | 'reset' | 'closed' | 'bad-response' | string;
 
-export type RequestResult = Answer | { readonly error: RequestError; readonly detail?: string };
+export interface Failure {
+  readonly error: RequestError;
+  readonly detail?: string;
+  /** How long until it failed, measured inside the namespace (a refusal is quick, a drop is not). */
+  readonly ms: number;
+}
+
+export type RequestResult = Answer | Failure;
 
 export function isAnswer(r: RequestResult): r is Answer {
   return !('error' in r);
@@ -52,6 +62,7 @@ interface RawResult {
   port?: number;
   status?: number;
   body?: string;
+  ms?: number;
   last?: number;
   queued?: number;
 }
@@ -98,7 +109,7 @@ export async function runClient(fromNs: string | null, requests: readonly Client
 }
 
 function toResult(r: RawResult): RequestResult {
-  if (!r.ok) return { error: r.error ?? 'error', ...(r.detail ? { detail: r.detail } : {}) };
+  if (!r.ok) return { error: r.error ?? 'error', ...(r.detail ? { detail: r.detail } : {}), ms: r.ms ?? 0 };
   return {
     pod: r.pod ?? '',
     clientAddr: r.clientAddr ?? '',
@@ -106,6 +117,7 @@ function toResult(r: RawResult): RequestResult {
     port: r.port ?? 0,
     ...(r.status !== undefined ? { status: r.status } : {}),
     body: r.body ?? '',
+    ms: r.ms ?? 0,
   };
 }
 

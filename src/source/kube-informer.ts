@@ -61,13 +61,31 @@ class GuardedWatch extends Watch {
     if (this.owner.isStopped) return new AbortController();
     this.owner.watchStarting();
     let finished = false;
-    const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, (err) => {
+    const doneOnce: DoneCallback = (err) => {
+      if (finished) return;
       finished = true;
       done(err);
-    });
-    if (!finished) this.owner.watchConnected();
-    return controller;
+    };
+    try {
+      const controller = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, callback, doneOnce);
+      if (!finished) this.owner.watchConnected();
+      return controller;
+    } catch (err) {
+      // Thrown before any request (no cluster, credentials unreadable). ListWatch calls watch() from its
+      // own reconnect path without catching, which would be an unhandled rejection: report it as a
+      // failed watch instead, so the informer's error path retries it.
+      doneOnce(err);
+      return new AbortController();
+    }
   }
+}
+
+/** describeError: undici reports "fetch failed" and puts the reason (ECONNREFUSED, ...) in `cause`. */
+function describeError(err: unknown): string {
+  const msg = errorMessage(err);
+  const cause = (err as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const why = cause?.code ?? cause?.message;
+  return why && !msg.includes(why) ? `${msg}: ${why}` : msg;
 }
 
 export class ResilientInformer {
@@ -165,6 +183,7 @@ export class ResilientInformer {
   }
 
   private deliver(op: 'upsert' | 'remove', obj: KubernetesObject): void {
+    if (this.stopped) return; // a list that was in flight when stop() came still gets applied to the cache
     try {
       this.events[op](obj as ApiObject);
     } catch (err) {
@@ -177,11 +196,12 @@ export class ResilientInformer {
     if (this.stopped) return; // stop() aborts the watch, which reports an AbortError
     if (this.restartTimer) return;
     const delay = this.backoff.next();
-    const status = (err as { statusCode?: number; code?: number | string } | null);
+    const e = err as { statusCode?: number; code?: number | string } | null;
+    const status = e?.statusCode ?? (typeof e?.code === 'number' ? e.code : undefined);
     this.log.warn('list/watch failed; keeping the known objects and retrying', {
       kind: this.spec.kind,
-      error: errorMessage(err),
-      status: status?.statusCode ?? status?.code,
+      error: describeError(err),
+      ...(status === undefined ? {} : { status }),
       retryInMs: delay,
     });
     this.restartTimer = setTimeout(() => {

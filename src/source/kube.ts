@@ -3,6 +3,9 @@
  * EndpointSlices without the service-proxy-name or headless labels, and this node's Node object (field
  * selector on its name). One ResilientInformer per kind; see kube-informer.ts for how client-node's gaps
  * (no synced signal, no restart after errors) are covered.
+ *
+ * Objects are handed over as the plain JSON the API server sent (src/model/api.ts shapes). They are the
+ * informer cache's own objects: consumers must treat them as read-only.
  */
 import {
   CoreV1Api, DiscoveryV1Api, Observable, type KubeConfig, type ObservableMiddleware, type RequestContext,
@@ -85,6 +88,11 @@ function specs(kc: KubeConfig, nodeName: string, listTimeoutMs: number): Informe
 export function createKubeSource(opts: KubeSourceOptions): ClusterSource {
   const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, master: opts.master });
   const log = opts.log.child({ source: 'kube' });
+  if (!opts.kubeconfig && !opts.master) {
+    // kube-proxy says the same: without either flag the in-cluster or default configuration may not work.
+    log.warn('neither --kubeconfig nor --master was specified; using the in-cluster or default configuration',
+      { server: kc.getCurrentCluster()?.server });
+  }
   const backoff = opts.backoff ?? DEFAULT_BACKOFF;
   let informers: ResilientInformer[] = [];
 

@@ -136,6 +136,9 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
     if (dirError !== undefined) {
       slog.info('manifests directory readable again');
       dirError = undefined;
+      // A watcher on a directory that was removed and re-created watches nothing: start a fresh one.
+      watcher?.close();
+      watcher = undefined;
       ensureWatcher();
     }
 

@@ -9,6 +9,7 @@
  * Backend per family behind this one proxier (kube-proxy's metaproxier): one runner, one ChangeSet, and a
  * failure in either family makes the next sync full for both.
  */
+import { channel } from 'node:diagnostics_channel';
 import type { ApiKind, ApiObject } from '../model/api.js';
 import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../model/types.js';
 import type { ProxyMetrics } from '../server/metrics.js';
@@ -20,6 +21,13 @@ import { ClusterCache, type PendingChanges } from './cluster-cache.js';
 import { BoundedFrequencyRunner, type RunOutcome, type SyncRequest } from './runner.js';
 import { noLocalEndpointCounts, serviceHealthEntries, type ServiceHealthEntry } from './service-health-entries.js';
 import { ProxyStateBuilder } from './state-builder.js';
+
+/**
+ * Diagnostics channels (undici's pattern): kpx:sync:start carries { full, changed } when a sync begins,
+ * kpx:sync:end adds { ok, seconds, results } when it ends. Free when nobody subscribes.
+ */
+export const syncStartChannel = channel('kpx:sync:start');
+export const syncEndChannel = channel('kpx:sync:end');
 
 /** The part of ProxyHealth (src/server/proxy-health.ts) the proxier drives. */
 export interface HealthRecorder {
@@ -176,6 +184,8 @@ export class Proxier implements SourceHandler {
     }
     const changeSet: ChangeSet = { full: req.full, services: changes.services };
     const results = new Map<IPFamily, SyncResult>();
+    const syncStartedAt = clock.now();
+    if (syncStartChannel.hasSubscribers) syncStartChannel.publish({ full: req.full, changed: [...changes.services] });
     let ok = true;
     for (const backend of this.opts.backends) {
       const state = states.get(backend.family);
@@ -201,6 +211,9 @@ export class Proxier implements SourceHandler {
       }
     }
     this.last = { full: req.full, changeSet, results };
+    if (syncEndChannel.hasSubscribers) {
+      syncEndChannel.publish({ full: req.full, changed: [...changes.services], ok, seconds: (clock.now() - syncStartedAt) / 1000, results });
+    }
     if (!ok) {
       this.cache.requeue(changes);
       return 'failed';

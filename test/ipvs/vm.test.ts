@@ -7,9 +7,9 @@ import { runInVm } from '../support/vm/run-vm.js';
 
 const scenarios = readdirSync(new URL('./scenarios/', import.meta.url)).filter((f) => f.endsWith('.scenario.ts')).sort();
 
-test('IPVS scenarios in a real IPVS kernel', { timeout: 600_000 }, async (t) => {
+test('IPVS scenarios in a real IPVS kernel', { timeout: 1_000_000 }, async (t) => {
   const files = scenarios.map((f) => `test/ipvs/scenarios/${f}`).join(' ');
-  const r = await runInVm(`node --import tsx --test --test-concurrency=1 --test-reporter=tap ${files}`, { timeoutMs: 540_000, memoryMb: 1536 });
+  const r = await runInVm(`node --import tsx --test --test-concurrency=1 --test-reporter=tap ${files}`, { timeoutMs: 900_000, memoryMb: 1536 });
   assert.notEqual(r.exitCode, null, `the VM never reported a result:\n${r.output.slice(-3000)}`);
   // TAP: "ok N - name" / "not ok N - name" at the top level of each file's subtests.
   const results = [...r.output.matchAll(/^(?:\s{4})?(not ok|ok) \d+ - (.+)$/gm)].filter((m) => !m[2].endsWith('.scenario.ts'));

@@ -1,5 +1,7 @@
 /**
- * fake-apiserver.ts: a small Kubernetes API server for tests, over real HTTP on 127.0.0.1.
+ * fake-apiserver.ts: a small Kubernetes API server for tests, over real HTTP on 127.0.0.1 (or a given
+ * address). To run it in another process inside a sandbox network namespace (where kpx runs), see
+ * apiserver-process.ts.
  *
  * It speaks the list/watch protocol the way kube-apiserver does, so kpx's kube source (client-node
  * informers) runs against it unchanged:
@@ -18,7 +20,8 @@
  *
  * The test side: `upsert`/`remove` change objects (and notify watchers); fault controls for the chaos
  * and hardening suites: `dropWatches()` (graceful or abrupt), `compact()` (old resourceVersions become
- * 410 Gone), `failWith(status, forMs)` (every request answers an error for a while), `stop()`/`restart()`
+ * 410 Gone), `failWith(status, forMs)` (every request answers an error for a while), `hang(forMs)`
+ * (requests are accepted but never answered, as behind a partition), `stop()`/`restart()`
  * (the port goes dark, then comes back with the same objects), `kubeconfigFile()`.
  *
  * Everything is in memory; `close()` releases the port and the temporary kubeconfig.
@@ -80,11 +83,14 @@ export interface RequestRecord {
   query: Record<string, string>;
   watch: boolean;
   kind?: string;
+  /** HTTP status; 410 also for a watch refused with an ERROR event; 0 for a request held by hang(). */
   status: number;
   time: number;
 }
 
 export interface FakeApiServerOptions {
+  /** Address to listen on. Default 127.0.0.1. */
+  host?: string;
   /** Port to listen on; 0 (default) picks a free one. */
   port?: number;
   /** BOOKMARK interval for watches that allow bookmarks; 0 disables them. Default 1000 ms. */
@@ -134,17 +140,21 @@ export class FakeApiServer {
   private listenPort = 0;
   private failUntil = 0;
   private failStatus = 500;
+  private hangUntil = 0;
   private tmpDir: string | undefined;
-  /** Every request answered, oldest first. Tests may clear it. */
+  /** Every request received, oldest first (status 0: held by hang()). Tests may clear it. */
   readonly requests: RequestRecord[] = [];
 
   private constructor(opts: FakeApiServerOptions) {
-    this.opts = { port: opts.port ?? 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000, goneAs: opts.goneAs ?? 'event' };
+    this.opts = {
+      host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, bookmarkIntervalMs: opts.bookmarkIntervalMs ?? 1000,
+      goneAs: opts.goneAs ?? 'event',
+    };
     this.resources = [...DEFAULT_RESOURCES, ...(opts.resources ?? [])];
     for (const r of this.resources) this.store.set(r.kind, new Map());
   }
 
-  /** Starts a server on 127.0.0.1 (a free port unless `port` is given). */
+  /** Starts a server on 127.0.0.1 (or `host`), on a free port unless `port` is given. */
   static async start(opts: FakeApiServerOptions = {}): Promise<FakeApiServer> {
     const s = new FakeApiServer(opts);
     await s.listen(s.opts.port);
@@ -156,7 +166,8 @@ export class FakeApiServer {
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.listenPort}`;
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    return `http://${host}:${this.listenPort}`;
   }
 
   /** The newest resourceVersion handed out. */
@@ -267,6 +278,16 @@ export class FakeApiServer {
     this.failUntil = 0;
   }
 
+  /**
+   * hang accepts new requests for `forMs` but never answers them, like an API server behind a network
+   * partition: clients only get out through their own timeouts. Open watches are dropped first (unless
+   * `keepWatches`). Held requests stay open until the client gives up (or stop()/close()).
+   */
+  hang(forMs: number, opts: { keepWatches?: boolean } = {}): void {
+    this.hangUntil = Date.now() + forMs;
+    if (!opts.keepWatches) this.dropWatches();
+  }
+
   /** Sends a BOOKMARK now on every watch that allows bookmarks. */
   sendBookmarks(): void {
     for (const w of this.watchers) if (w.bookmarkTimer) this.writeBookmark(w);
@@ -345,7 +366,15 @@ export class FakeApiServer {
   }
 
   private async listen(port: number): Promise<void> {
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const server = http.createServer((req, res) => {
+      try {
+        this.handle(req, res);
+      } catch (err) {
+        // A bug here must fail the request, not crash the test process.
+        if (!res.headersSent) this.sendJson(res, 500, statusBody(500, 'InternalError', String(err)));
+        else res.destroy();
+      }
+    });
     server.keepAliveTimeout = 60_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);
@@ -353,7 +382,7 @@ export class FakeApiServer {
     });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => {
+      server.listen(port, this.opts.host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -459,6 +488,10 @@ export class FakeApiServer {
       this.sendJson(res, status, statusBody(status, REASONS[status] ?? 'Unknown', message));
     };
 
+    if (Date.now() < this.hangUntil) {
+      rec.status = 0; // never answered
+      return;
+    }
     if (Date.now() < this.failUntil) return fail(this.failStatus, 'injected failure');
     if (req.method !== 'GET') return fail(405, `method ${req.method} not allowed`);
     if (!route) return fail(404, `the server could not find the requested resource (${url.pathname})`);
@@ -522,6 +555,7 @@ export class FakeApiServer {
     res.flushHeaders();
     const w: Watcher = { kind: r.kind, namespace: scope.namespace, matches: scope.matches, res };
     if (gone) {
+      rec.status = 410; // HTTP said 200, but the answer is "410 Gone" (as an ERROR event)
       this.writeEvent(w, { type: 'ERROR', object: this.goneStatus(requested) });
       res.end();
       return;

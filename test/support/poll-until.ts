@@ -6,7 +6,7 @@ export async function pollUntil(
   condition: () => boolean | Promise<boolean>,
   opts: { timeoutMs?: number; intervalMs?: number; message?: string | (() => string) } = {},
 ): Promise<void> {
-  const timeoutMs = opts.timeoutMs ?? 5000;
+  const timeoutMs = opts.timeoutMs ?? 10_000; // generous: the CI machine may be shared and loaded
   const intervalMs = opts.intervalMs ?? 10;
   const deadline = Date.now() + timeoutMs;
   for (;;) {

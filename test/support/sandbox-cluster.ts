@@ -10,7 +10,7 @@ import type { ProxyMode } from '../../src/model/types.js';
 import { buildSandbox, type BuildOptions, type Sandbox } from '../../src/sandbox/builder.js';
 import { startKpx, nowSeconds, type KpxInstance } from '../../src/sandbox/kpx-runner.js';
 import { ManifestDir } from '../../src/sandbox/manifests.js';
-import { packageRoot } from '../../src/sandbox/scripts.js';
+import { packageRoot, slowFactor } from '../../src/sandbox/scripts.js';
 
 export interface ClusterOptions extends BuildOptions {
   /** Nodes kpx runs on (default every node). */
@@ -57,10 +57,10 @@ export function useCluster(opts: ClusterOptions): ClusterHandle {
     const nodes = opts.kpxNodes ?? sb.nodes.map((n) => n.name);
     const started = await Promise.all(nodes.map((n) => startKpx(sb!, n, { manifestsDir: dir!.dir, mode: opts.mode })));
     for (const k of started) kpx.set(k.node.name, k);
-  }, { timeout: 120_000 });
+  }, { timeout: 120_000 * slowFactor() });
   after(async () => {
     await sb?.destroy();
-  }, { timeout: 60_000 });
+  }, { timeout: 60_000 * slowFactor() });
   const handle: ClusterHandle = {
     get sb(): Sandbox {
       if (!sb) throw new Error('sandbox not built (before() failed or has not run)');

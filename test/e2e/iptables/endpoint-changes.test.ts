@@ -10,12 +10,16 @@ import { notReadyReason, useCluster } from '../../support/sandbox-cluster.js';
 
 const scale: ServiceSpec = { name: 'scale', clusterIP: '10.96.2.10', ports: [{ port: 80, targetPort: 8080 }] };
 const udp: ServiceSpec = { name: 'udp', clusterIP: '10.96.2.11', ports: [{ port: 53, targetPort: 8080, protocol: 'UDP' }] };
+const udpNodePort: ServiceSpec = {
+  name: 'udp-np', type: 'NodePort', clusterIP: '10.96.2.12', ports: [{ port: 53, targetPort: 8080, protocol: 'UDP', nodePort: 30053 }],
+};
 
 const skip = notReadyReason('iptables');
 
 describe('iptables mode: endpoint changes in the sandbox', { skip }, () => {
   const c = useCluster({
     nodes: 1,
+    externalClient: true,
     mode: 'iptables',
     pods: [
       { name: 'pod1', node: 1 },
@@ -27,6 +31,7 @@ describe('iptables mode: endpoint changes in the sandbox', { skip }, () => {
     manifests(dir, sb) {
       dir.writeService(scale, [endpointFor(sb.pod('pod1'))]);
       dir.writeService(udp, [endpointFor(sb.pod('old'))]);
+      dir.writeService(udpNodePort, []);
     },
   });
 
@@ -62,5 +67,16 @@ describe('iptables mode: endpoint changes in the sandbox', { skip }, () => {
       const r = await request(sb.ns('src'), udp.clusterIP, 53, 'udp', { localPort });
       assert.ok(isAnswer(r) && r.pod === 'new', `attempt ${i + 1}: ${JSON.stringify(r)}`);
     }
+  });
+
+  test('a UDP client refused while a NodePort had no endpoints gets through once it has some', async () => {
+    const { sb } = c;
+    const localPort = 40054;
+    const node = sb.node('node1').nodeIP;
+    const before = await request(sb.ns('client'), node, 30053, 'udp', { localPort });
+    assert.ok(!isAnswer(before) && before.error === 'refused', JSON.stringify(before));
+    await c.change((dir) => dir.writeEndpoints(udpNodePort, [endpointFor(sb.pod('pod2'))]));
+    const after = await request(sb.ns('client'), node, 30053, 'udp', { localPort });
+    assert.ok(isAnswer(after) && after.pod === 'pod2', JSON.stringify(after));
   });
 });

@@ -70,10 +70,16 @@ describe('iptables mode: external traffic in the sandbox', { skip }, () => {
 
   test('a LoadBalancer IP answers a client inside its source ranges and drops one outside', async () => {
     const { sb } = c;
-    const ok = await requestMany(sb.ns('client'), '192.168.100.10', 80, 'tcp', 10, { localAddress: CLIENT_IPS[0] });
+    const ok = await requestMany(sb.ns('client'), '192.168.100.10', 80, 'tcp', 24, { localAddress: CLIENT_IPS[0] });
     assert.deepEqual(ok.pods, ['pod1', 'pod3'], `answers: ${JSON.stringify([...ok.byPod])} errors: ${JSON.stringify([...ok.errors])}`);
     const blocked = await request(sb.ns('client'), '192.168.100.10', 80, 'tcp', { localAddress: CLIENT_IPS[1], timeoutMs: 1500 });
     assert.ok(!isAnswer(blocked) && blocked.error === 'timeout', `expected a silent drop, got ${JSON.stringify(blocked)}`);
+  });
+
+  test('the NodePort of a LoadBalancer service is not limited by its source ranges', async () => {
+    const { sb } = c;
+    const d = await requestMany(sb.ns('client'), sb.node('node1').nodeIP, 30081, 'tcp', 24, { localAddress: CLIENT_IPS[1] });
+    assert.deepEqual(d.pods, ['pod1', 'pod3'], `answers: ${JSON.stringify([...d.byPod])} errors: ${JSON.stringify([...d.errors])}`);
   });
 
   test('an external IP reaches its service from the external client', async () => {

@@ -12,7 +12,7 @@ exec 9>"$CACHE/.lock"; flock 9   # two test files may build at once
 
 need=()
 for c in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static depmod:kmod ipvsadm:ipvsadm ipset:ipset \
-         xtables-nft-multi:iptables ip:iproute2 conntrack:conntrack python3:python3; do
+         xtables-nft-multi:iptables sysctl:procps ip:iproute2 conntrack:conntrack python3:python3; do
   command -v "${c%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${c%%:*}" ] || need+=("${c##*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -60,6 +60,8 @@ if [ ! -f "$CACHE/initrd.cpio" ] || [ "$(cat "$CACHE/initrd.stamp" 2>/dev/null)"
   copy_bin /usr/sbin/ipvsadm /usr/sbin/ipvsadm
   copy_bin /usr/sbin/ipset /usr/sbin/ipset
   copy_bin /usr/sbin/conntrack /usr/sbin/conntrack
+  # procps' sysctl: busybox's takes one -w per call, and the sandbox sets several at once.
+  copy_bin /sbin/sysctl /usr/sbin/sysctl
   copy_bin /usr/sbin/xtables-nft-multi /usr/sbin/xtables-nft-multi
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore \
            iptables-nft iptables-nft-save iptables-nft-restore ip6tables-nft ip6tables-nft-save ip6tables-nft-restore; do

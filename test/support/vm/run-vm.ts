@@ -41,10 +41,11 @@ export async function runInVm(script: string, opts: { timeoutMs?: number; memory
   const dir = join(VM_CACHE, 'scripts');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `run-${randomBytes(4).toString('hex')}.sh`);
-  writeFileSync(file, `set -u\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root\n${script}\n`);
+  // Software emulation is several times slower than the host: start-up timeouts scale with KPX_SLOW_FACTOR.
+  writeFileSync(file, `set -u\nexport PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root KPX_SLOW_FACTOR=5 KPX_SANDBOX_ENTRY=dist NODE_COMPILE_CACHE=/tmp/node-compile-cache\n${script}\n`);
   const accel = process.env.KPX_VM_ACCEL === 'kvm' ? 'kvm' : 'tcg';
   const args = [
-    '-accel', accel, '-cpu', 'max', '-m', String(opts.memoryMb ?? 1024), '-nographic', '-nic', 'none', '-no-reboot',
+    '-accel', accel, '-cpu', 'max', '-smp', '2', '-m', String(opts.memoryMb ?? 1024), '-nographic', '-nic', 'none', '-no-reboot',
     '-kernel', kernel, '-initrd', initrd,
     '-virtfs', `local,path=${REPO},mount_tag=host,security_model=none,id=host`,
     '-append', `console=ttyS0 quiet panic=-1 kpxvm.script=${relative(REPO, file)}`,

@@ -86,3 +86,13 @@ test('internalTrafficPolicy Local with no local endpoint counts in no_local_endp
   assert.deepEqual(plan.virtualServers.get('TCP/172.30.0.45:80')!.realServers, []);
   assert.ok(plan.noLocalEndpoints.internal.has('ns1/itp'));
 });
+
+test('IPv6 ipset names take KUBE-6- and fit ipset’s 31 characters, as kube-proxy cuts them', async () => {
+  const { setName, ALL_SETS, IPSET_NAME_MAX } = await import('../../../modes/ipvs/names.js');
+  assert.equal(setName(SET.CLUSTER_IP, 'IPv6'), 'KUBE-6-CLUSTER-IP');
+  assert.equal(setName(SET.LOAD_BALANCER_SOURCE_CIDR, 'IPv6'), 'KUBE-6-LOAD-BALANCER-SOURCE-CID');
+  assert.equal(setName(SET.CLUSTER_IP, 'IPv4'), 'KUBE-CLUSTER-IP');
+  const v6 = ALL_SETS.map((id) => setName(id, 'IPv6'));
+  assert.ok(v6.every((n) => n.length <= IPSET_NAME_MAX));
+  assert.equal(new Set(v6).size, v6.length, 'truncation must not make two names collide');
+});

@@ -85,3 +85,11 @@ test('nodePortAddresses "primary" means the node\'s primary IP of each family, a
   // Leading zeros in configured CIDRs are normalised like any other address.
   assert.deepEqual(resolve(['192.168.001.0/24'], 'IPv4').ips, ['192.168.1.7']);
 });
+
+test('nodePortAddresses takes the family from the NodeInfo when none is passed (no IPv6 localhost by accident)', () => {
+  const info6 = nodeInfoFrom(undefined, NODE, 'IPv6', []);
+  assert.equal(info6.family, 'IPv6');
+  assert.deepEqual(resolveNodePortAddresses([], info6, ['127.0.0.1', '::1', 'fd00::7'], true), { all: true, ips: ['fd00::7'], localhost: false });
+  const info4 = nodeInfoFrom(undefined, NODE, 'IPv4', []);
+  assert.deepEqual(resolveNodePortAddresses([], info4, ['127.0.0.1', 'fd00::7'], true), { all: true, ips: ['127.0.0.1'], localhost: true });
+});

@@ -4,7 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManifestsSource, type ManifestsSourceOptions } from '../../../src/source/manifests.js';
@@ -257,5 +257,18 @@ describe('manifests source', () => {
     assert.equal(handler.calls.length, n);
     const warnings = logLines.slice(mark).filter((l) => l.startsWith('W '));
     assert.equal(warnings.length, 2, warnings.join('\n')); // one duplicate, one broken file: each said once
+  });
+  test('a directory that disappears keeps every object, and changes apply once it is back', async (t) => {
+    const h = await harness(t, { 'web.yaml': svcYaml('web', '10.96.0.10') }, { rescanMs: 50 });
+    rmSync(h.dir, { recursive: true, force: true });
+    await pollUntil(() => logLines.some((l) => l.includes('cannot read the manifests directory') && l.includes(h.dir)));
+    assert.deepEqual(h.handler.keys(), ['Service/demo/web']);
+    assert.equal(h.handler.ops('remove').length, 0);
+    mkdirSync(h.dir);
+    h.write('db.yaml', svcYaml('db', '10.96.0.11'));
+    await pollUntil(() => h.handler.get('Service', 'demo', 'web') === undefined && h.handler.get('Service', 'demo', 'db') !== undefined);
+    // The fresh watcher sees edits again without waiting for a rescan.
+    h.write('db.yaml', svcYaml('db', '10.96.0.12'));
+    await pollUntil(() => (h.handler.get('Service', 'demo', 'db') as { spec: { clusterIP: string } }).spec.clusterIP === '10.96.0.12');
   });
 });

@@ -256,3 +256,25 @@ test('periodic syncs happen every sync period and are full', async () => {
   assert.equal(backend.syncs[1].state, backend.syncs[0].state, 'nothing changed: the same state object is handed over');
   await proxier.stop();
 });
+
+test('each sync is announced on the kpx:sync:start and kpx:sync:end diagnostics channels', async () => {
+  const { subscribe, unsubscribe } = await import('node:diagnostics_channel');
+  const seen: string[] = [];
+  const onStart = (m: unknown) => { seen.push(`start full=${(m as { full: boolean }).full}`); };
+  const onEnd = (m: unknown) => { const e = m as { ok: boolean; changed: string[] }; seen.push(`end ok=${e.ok} changed=${e.changed.join(',')}`); };
+  subscribe('kpx:sync:start', onStart);
+  subscribe('kpx:sync:end', onEnd);
+  try {
+    const { clock, proxier } = setup();
+    proxier.start();
+    loadCluster(proxier);
+    await clock.tick(5000);
+    proxier.upsert('EndpointSlice', slice('db', 'db-1', [{ ip: '10.0.2.7' }], { resourceVersion: '2' }));
+    await clock.tick(0);
+    await proxier.stop();
+    assert.deepEqual(seen, ['start full=true', 'end ok=true changed=default/web,default/db', 'start full=false', 'end ok=true changed=default/db']);
+  } finally {
+    unsubscribe('kpx:sync:start', onStart);
+    unsubscribe('kpx:sync:end', onEnd);
+  }
+});

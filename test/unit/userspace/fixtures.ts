@@ -123,13 +123,20 @@ export function connectAndReadName(port: number, host = '127.0.0.1'): Promise<{ 
       const i = buf.indexOf('\n');
       if (i >= 0) {
         socket.removeListener('data', onData);
+        socket.removeListener('end', closed);
+        socket.removeListener('close', closed);
         socket.pause();
         resolve({ name: buf.slice(0, i), socket });
       }
     };
     socket.on('data', onData);
     socket.once('error', reject);
-    socket.once('close', () => reject(new Error(`closed before a name arrived (got ${JSON.stringify(buf)})`)));
+    const closed = () => {
+      socket.destroy();
+      reject(new Error(`closed before a name arrived (got ${JSON.stringify(buf)})`));
+    };
+    socket.once('end', closed);
+    socket.once('close', closed);
   });
 }
 

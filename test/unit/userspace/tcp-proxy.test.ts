@@ -156,7 +156,7 @@ test('a 100 MB transfer arrives intact in both directions at once (sha256)', asy
     const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     const h = createHash('sha256');
     c.on('data', (d) => h.update(d));
-    c.on('end', () => { resolve(h.digest('hex')); c.end(); });
+    c.on('end', () => resolve(h.digest('hex')));
     c.on('error', reject);
     c.on('connect', () => sendAll(c));
   });
@@ -283,7 +283,8 @@ test('close() stops listening, destroys its connections and frees the port', asy
   const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   const c = await connectAndReadName(port);
-  const gone = new Promise((r) => c.socket.once('close', r));
+  // The proxy's side closes: the client sees end-of-stream (it is half-open aware, so it waits for 'end').
+  const gone = new Promise((r) => c.socket.once('end', r));
   c.socket.resume();
   await proxy.close();
   await gone;

@@ -1,0 +1,225 @@
+/**
+ * Chaos: faults in kpx itself and in its kernel edge, under continuous load from a client pod to three
+ * ClusterIP services (iptables mode, kube source):
+ *  - kpx SIGKILLed while an iptables command of a sync is running, then restarted: no request fails and
+ *    the rules afterwards equal those of an uninterrupted run of the same state;
+ *  - iptables-restore fails (a failing iptables-nft-restore first on kpx's PATH): the failure metric counts
+ *    it, the retries are full syncs, traffic keeps flowing on the old rules, the change lands afterwards;
+ *  - someone flushes the nat table: kpx restores its rules within one sync period;
+ *  - endpoint churn, 50 changes a second: syncs stay bounded by min-sync-period, no request fails.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
+import {
+  ChaosCluster, childrenOf, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
+} from '../support/chaos-cluster.js';
+import { notReadyReason } from '../support/sandbox-cluster.js';
+
+const skip = notReadyReason('iptables');
+const CHURN_SECONDS = 20;
+const CHURN_PER_SECOND = 50;
+
+describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode)', { skip, timeout: 400_000 }, () => {
+  let c: ChaosCluster;
+  const rows: FaultRow[] = [];
+  let faultBin = '';
+  let failFlag = '';
+
+  before(async () => {
+    c = await ChaosCluster.create({
+      beforeKpx: async (cl) => {
+        // A stand-in iptables-nft-restore, first on kpx's PATH: it fails while the flag file exists and
+        // otherwise runs the real one. (src/net/iptables.ts runs iptables-nft-restore by name.)
+        faultBin = join(cl.sb.tmpDir, 'fault-bin');
+        failFlag = join(cl.sb.tmpDir, 'restore-fails');
+        mkdirSync(faultBin, { recursive: true });
+        const script = join(faultBin, 'iptables-nft-restore');
+        writeFileSync(script, [
+          '#!/bin/sh',
+          '# chaos suite: injected iptables-restore failure',
+          `if [ -e '${failFlag}' ]; then`,
+          '  cat >/dev/null',
+          "  echo 'iptables-restore: line 2 failed (injected by the chaos suite)' >&2",
+          '  exit 1',
+          'fi',
+          'exec /usr/sbin/iptables-nft-restore "$@"',
+          '',
+        ].join('\n'));
+        chmodSync(script, 0o755);
+      },
+    });
+  }, { timeout: 120_000 });
+  after(async () => {
+    printFaultTable('chaos: kpx and kernel-edge faults (iptables mode, 120 req/s over 3 ClusterIP services)', rows);
+    await c?.destroy();
+  }, { timeout: 60_000 });
+
+  const svcC = () => c.services.find((s) => s.spec.name === 'svc-c')!;
+
+  it('survives SIGKILL mid-sync: no request fails, and after a restart the rules equal an uninterrupted run', async () => {
+    const full = svcC().pods;                    // state S0
+    const fewer = full.filter((p) => p !== 'web-4'); // state S1
+    const reference = await c.kubeRules();       // the rules of an uninterrupted run of S0
+    await c.load.reset();
+    const oldPid = c.kpx.proc.pid;
+
+    // Flip svc-c between S1 and S0 and kill kpx as soon as one of its iptables commands is running.
+    let caught = '';
+    let flips = 0;
+    const deadline = Date.now() + 15_000;
+    let nextFlip = 0;
+    while (!caught && Date.now() < deadline) {
+      if (Date.now() >= nextFlip) {
+        await c.writeEndpoints(svcC().spec, c.endpointsOf(flips++ % 2 === 0 ? fewer : full));
+        nextFlip = Date.now() + 700;
+      }
+      const kid = childrenOf(oldPid).find((k) => /^ip6?tables/.test(k.comm));
+      if (kid) {
+        process.kill(oldPid, 'SIGKILL');
+        caught = kid.comm;
+        break;
+      }
+      await sleep(2);
+    }
+    if (!caught) process.kill(oldPid, 'SIGKILL');
+    await c.kpx.proc.exited;
+    // The final state is S0 again, so the restarted kpx must end with exactly the reference rules.
+    await c.writeEndpoints(svcC().spec, c.endpointsOf(full));
+    await sleep(2000); // kpx is down: traffic runs on the rules left in the kernel
+    c.kpxEnv = { ...process.env, PATH: `${faultBin}:${process.env.PATH ?? ''}` };
+    const t0 = Date.now();
+    await c.startKpx();
+    const restartMs = Date.now() - t0;
+    await sleep(1000);
+    const snap = await c.load.window();
+    const row = rowFrom('kpx SIGKILLed mid-sync, restarted', snap,
+      `${caught ? `killed while ${caught} ran` : 'no iptables child seen in 15 s; killed between syncs'} after ${flips} changes; down ${2000 + restartMs} ms`);
+    rows.push(row);
+    assert.equal(row.failed, 0, `requests failed: ${JSON.stringify(snap.failures)}`);
+    const afterRestart = await c.kubeRules();
+    assert.deepEqual(afterRestart.split('\n'), reference.split('\n'), 'rules after the restart differ from the uninterrupted run');
+  });
+
+  it('counts a failed iptables-restore, retries with full syncs, keeps traffic flowing, then applies the change', async () => {
+    const spec = svcC().spec;
+    const full = svcC().pods;
+    await c.load.reset();
+    const m0 = await c.metrics();
+    const failures0 = m0.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total') ?? 0;
+    const rulesBefore = await c.kubeRules();
+    writeFileSync(failFlag, 'fail\n');
+    const tFail = Date.now();
+    await c.writeEndpoints(spec, c.endpointsOf(full.filter((p) => p !== 'web-4')));
+    const deadline = Date.now() + 15_000;
+    let failures = failures0;
+    while (failures <= failures0 && Date.now() < deadline) {
+      await sleep(200);
+      failures = await c.metric('kubeproxy_sync_proxy_rules_iptables_restore_failures_total');
+    }
+    assert.ok(failures > failures0, `the failure metric counted the failed restore (${failures0} → ${failures})`);
+    await sleep(3000); // more retries fail meanwhile; the old rules carry the traffic
+    assert.equal(await c.kubeRules(), rulesBefore, 'a failed restore changed nothing in the kernel');
+    const m1 = await c.metrics();
+    const partialAtFix = m1.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0;
+    const fullAtFix = m1.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0;
+    const lastAtFix = m1.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0;
+    rmSync(failFlag);
+    const tFixed = Date.now();
+    // The first successful sync after the failures must be a full one.
+    let m2 = m1;
+    while ((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0) <= lastAtFix && Date.now() - tFixed < 30_000) {
+      await sleep(100);
+      m2 = await c.metrics();
+    }
+    assert.ok((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0) > lastAtFix, 'a sync succeeded after the fault ended');
+    assert.ok((m2.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0) > fullAtFix, 'the sync after the failure was full');
+    assert.equal(m2.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0, partialAtFix, 'no partial sync ran before it');
+    const failedLines = c.kpxLines(/syncing proxy rules failed/, tFail);
+    assert.ok(failedLines.length >= 1, 'kpx logged the failure');
+    assert.ok(failedLines.slice(1).every((l) => /full=true/.test(l)), `every retry is a full sync:\n${failedLines.join('\n')}`);
+    const applied = Date.now() - tFixed;
+    assert.notEqual(await c.kubeRules(), rulesBefore, 'the change was applied once restores worked again');
+    // Back to the common state for the next scenarios.
+    const since = nowSeconds();
+    await c.writeEndpoints(spec, c.endpointsOf(full));
+    await c.waitForSync(since);
+    const snap = await c.load.window();
+    const row = rowFrom('iptables-restore fails (failing binary on PATH, 3 s)', snap,
+      `restore failures counted ${failures - failures0}+, ${failedLines.length} failed syncs logged; change applied ${applied} ms after the fix by a full sync`);
+    rows.push(row);
+    assert.ok(!c.kpx.proc.hasExited(), 'kpx is still running');
+    assert.equal(row.failed, 0, `requests failed: ${JSON.stringify(snap.failures)}`);
+  });
+
+  it('restores its rules within one sync period after someone flushes the nat table', async () => {
+    const reference = await c.kubeRules();
+    await c.load.reset();
+    const t0 = Date.now();
+    await c.sb.exec(c.nodeNs, 'iptables', ['-t', 'nat', '-F']);
+    await c.sb.exec(c.nodeNs, 'iptables', ['-t', 'nat', '-X']);
+    const flushed = await c.kubeRules();
+    assert.ok(!flushed.includes('nat '), 'the nat table has no KUBE- rules left');
+    let restoredMs = -1;
+    while (Date.now() - t0 < 3 * SYNC_PERIOD_MS) {
+      if ((await c.kubeRules()) === reference) { restoredMs = Date.now() - t0; break; }
+      await sleep(100);
+    }
+    assert.ok(restoredMs >= 0, 'the rules came back');
+    const gap = await c.load.window();
+    rows.push(rowFrom('nat table flushed (-F, -X): until restored', gap,
+      `rules restored ${restoredMs} ms after the flush (sync period ${SYNC_PERIOD_MS} ms); requests in the gap fail by design`));
+    await c.load.reset();
+    await sleep(2000);
+    const afterSnap = await c.load.window();
+    const row = rowFrom('nat table flushed: after restore (2 s)', afterSnap);
+    rows.push(row);
+    assert.ok(restoredMs <= SYNC_PERIOD_MS + 1500, `restored within one sync period (${restoredMs} ms)`);
+    assert.equal(row.failed, 0, 'no request fails once the rules are back');
+  });
+
+  it(`absorbs endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s) with syncs bounded by min-sync-period and no failed request`, async () => {
+    const spec = svcC().spec;
+    const real = svcC().pods;
+    const m0 = await c.metrics();
+    const syncs0 = m0.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0;
+    const changes0 = m0.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0;
+    await c.load.reset();
+    const start = Date.now();
+    let sent = 0;
+    // Each change: a non-empty subset of the real pods ready, plus 1-3 not-ready endpoints that no
+    // request may reach (their addresses have no pod).
+    while (Date.now() - start < CHURN_SECONDS * 1000) {
+      const due = Math.floor(((Date.now() - start) / 1000) * CHURN_PER_SECOND);
+      while (sent < due) {
+        const mask = (sent % 7) + 1;
+        const ready = real.filter((_, i) => (mask >> i) & 1);
+        const eps = [
+          ...c.endpointsOf(ready),
+          ...Array.from({ length: 1 + (sent % 3) }, (_, i) => ({ ip: `10.244.1.${200 + ((sent + i) % 50)}`, nodeName: 'node1', ready: false, serving: false })),
+        ];
+        await c.writeEndpoints(spec, eps);
+        sent++;
+      }
+      await sleep(5);
+    }
+    const elapsed = (Date.now() - start) / 1000;
+    const since = nowSeconds();
+    await c.writeEndpoints(spec, c.endpointsOf(real));
+    await c.waitForSync(since);
+    const m1 = await c.metrics();
+    const syncs = (m1.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0) - syncs0;
+    const changes = (m1.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0) - changes0;
+    const bound = Math.ceil((elapsed * 1000) / MIN_SYNC_PERIOD_MS) + 3;
+    const snap = await c.load.window();
+    const row = rowFrom(`endpoint churn ${CHURN_PER_SECOND}/s for ${CHURN_SECONDS} s (issue: 1 min)`, snap,
+      `${sent} changes (${(sent / elapsed).toFixed(1)}/s), ${changes} counted by kpx, ${syncs} syncs (bound ${bound} at min-sync-period ${MIN_SYNC_PERIOD_MS} ms)`);
+    rows.push(row);
+    assert.ok(sent >= CHURN_PER_SECOND * CHURN_SECONDS * 0.9, `the churn reached its rate (${sent} changes)`);
+    assert.ok(syncs <= bound, `syncs bounded by min-sync-period: ${syncs} > ${bound}`);
+    assert.ok(syncs >= 5, `kpx kept syncing during the churn (${syncs})`);
+    assert.equal(row.failed, 0, `requests to ready endpoints failed: ${JSON.stringify(snap.failures)}`);
+  });
+});

@@ -1,0 +1,149 @@
+// chaos-load-client.mjs (test support): the chaos suite's continuous load, one long-lived process inside
+// a client pod's namespace (`ip netns exec NS node chaos-load-client.mjs --expect-netns NS`).
+// It sends a steady stream of HTTP GETs, a new TCP connection each with a short timeout, round-robin to
+// several targets (ClusterIP services), and counts every request sent, answered and failed per target.
+// Plain JavaScript so it starts in ~40 ms with no loader.
+// Commands (stdin, one JSON a line, answered on stdout with the same id; see chaos-process.ts):
+//   start {targets: [{name, addr, port}], ratePerSec, timeoutMs}   begin (or change) the load
+//   report                                                          counts so far (in flight included)
+//   drain                                                           stop sending, wait for in-flight, counts
+//   reset                                                           zero the counts (keeps sending)
+//   shutdown
+// SAFETY: with --expect-netns it refuses to run anywhere but in that named namespace.
+import { statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { createInterface } from 'node:readline';
+
+function emit(msg) {
+  process.stdout.write(JSON.stringify(msg) + '\n');
+}
+
+const argv = process.argv.slice(2);
+const ei = argv.indexOf('--expect-netns');
+if (ei < 0) {
+  process.stderr.write('chaos-load-client: --expect-netns NS is required\n');
+  process.exit(2);
+}
+{
+  const ns = argv[ei + 1];
+  let want;
+  try { want = statSync(`/run/netns/${ns}`).ino; } catch { process.stderr.write(`chaos-load-client: no namespace ${ns}\n`); process.exit(3); }
+  if (statSync('/proc/self/ns/net').ino !== want) { process.stderr.write(`chaos-load-client: not inside ${ns}\n`); process.exit(3); }
+}
+
+let targets = [];
+let ratePerSec = 100;
+let timeoutMs = 1000;
+let sending = false;
+let inFlight = 0;
+let nextTarget = 0;
+let credit = 0;
+let lastTick = Date.now();
+let counts = new Map();
+let failures = [];
+const drainWaiters = [];
+
+function bucket(name) {
+  let c = counts.get(name);
+  if (!c) { c = { sent: 0, ok: 0, failed: 0, errors: {} }; counts.set(name, c); }
+  return c;
+}
+
+function snapshot() {
+  const perTarget = {};
+  for (const t of targets) perTarget[t.name] = { ...bucket(t.name), errors: { ...bucket(t.name).errors } };
+  for (const [name, c] of counts) if (!perTarget[name]) perTarget[name] = { ...c, errors: { ...c.errors } };
+  return { perTarget, inFlight, failures: failures.slice(-60), at: Date.now() };
+}
+
+function classify(err) {
+  switch (err?.code) {
+    case 'ECONNREFUSED': return 'refused';
+    case 'EHOSTUNREACH': case 'ENETUNREACH': return 'unreachable';
+    case 'ECONNRESET': case 'EPIPE': return 'reset';
+    default: return err?.code ?? 'error';
+  }
+}
+
+function one(target) {
+  const c = bucket(target.name);
+  c.sent++;
+  inFlight++;
+  const started = Date.now();
+  const sock = connect({ host: target.addr, port: target.port, noDelay: true });
+  let got = '';
+  let settled = false;
+  const finish = (error) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    sock.destroy();
+    inFlight--;
+    if (error) {
+      c.failed++;
+      c.errors[error] = (c.errors[error] ?? 0) + 1;
+      failures.push({ target: target.name, error, at: started, ms: Date.now() - started });
+      if (failures.length > 200) failures = failures.slice(-100);
+    } else {
+      c.ok++;
+    }
+    if (inFlight === 0) while (drainWaiters.length) drainWaiters.shift()();
+  };
+  const timer = setTimeout(() => finish('timeout'), timeoutMs);
+  sock.setEncoding('utf8');
+  sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: ${target.addr}\r\nConnection: close\r\n\r\n`));
+  sock.on('data', (d) => {
+    got += d;
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
+    if (m && got.includes('\r\n\r\n')) finish(m[1] === '200' ? undefined : `http-${m[1]}`);
+  });
+  sock.on('error', (e) => finish(classify(e)));
+  sock.on('end', () => finish(/^HTTP\/1\.[01] 200/.test(got) ? undefined : 'bad-response'));
+}
+
+// A steady rate: every tick adds rate × elapsed credit and spends it one request at a time.
+setInterval(() => {
+  const now = Date.now();
+  const dt = now - lastTick;
+  lastTick = now;
+  if (!sending || targets.length === 0) { credit = 0; return; }
+  credit = Math.min(credit + (ratePerSec * dt) / 1000, ratePerSec);
+  while (credit >= 1) {
+    credit -= 1;
+    one(targets[nextTarget++ % targets.length]);
+  }
+}, 10);
+
+const commands = {
+  start(m) {
+    targets = m.targets;
+    ratePerSec = m.ratePerSec ?? ratePerSec;
+    timeoutMs = m.timeoutMs ?? timeoutMs;
+    sending = true;
+    lastTick = Date.now();
+    return snapshot();
+  },
+  report() { return snapshot(); },
+  reset() { counts = new Map(); failures = []; return snapshot(); },
+  async drain() {
+    sending = false;
+    if (inFlight > 0) await new Promise((r) => drainWaiters.push(r));
+    return snapshot();
+  },
+  shutdown() { setImmediate(() => process.exit(0)); return null; },
+};
+
+const rl = createInterface({ input: process.stdin });
+rl.on('line', (line) => {
+  if (!line.trim()) return;
+  let msg;
+  try { msg = JSON.parse(line); } catch { return; }
+  const fn = commands[msg.cmd];
+  Promise.resolve(fn ? fn(msg) : Promise.reject(new Error(`unknown command ${msg.cmd}`))).then(
+    (result) => emit({ id: msg.id, ok: true, result: result ?? null }),
+    (e) => emit({ id: msg.id, ok: false, error: String(e?.message ?? e) }),
+  );
+});
+rl.on('close', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));
+emit({ event: 'ready', pid: process.pid });

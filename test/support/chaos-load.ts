@@ -1,0 +1,117 @@
+/**
+ * chaos-load.ts (test support): continuous load for the chaos suite. One long-lived client process
+ * (chaos-load-client.mjs) inside a client pod's namespace sends a steady stream of requests, a new TCP
+ * connection each with a short timeout, to several ClusterIP services and counts every request sent
+ * and failed per service; the test asks for the counts on demand over its stdin/stdout.
+ *
+ * Use: `const load = await ChaosLoad.start(sb, 'client-pod', targets, { ratePerSec: 120 })`, then per
+ * fault `await load.reset()`, inject, `const w = await load.window()` (drains in-flight requests, so
+ * every request of the window is settled, then resumes), and `load.stop()` at the end.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Sandbox } from '../../src/sandbox/builder.js';
+import { nodeBinary, packageRoot } from '../../src/sandbox/scripts.js';
+import { JsonLineProcess } from './chaos-process.js';
+
+const CLIENT = join(dirname(fileURLToPath(import.meta.url)), 'chaos-load-client.mjs');
+
+export interface LoadTarget {
+  /** The service's name, used as the row key. */
+  name: string;
+  addr: string;
+  port: number;
+}
+
+export interface TargetCounts {
+  sent: number;
+  ok: number;
+  failed: number;
+  errors: Record<string, number>;
+}
+
+export interface LoadSnapshot {
+  perTarget: Record<string, TargetCounts>;
+  inFlight: number;
+  failures: { target: string; error: string; at: number; ms: number }[];
+  at: number;
+}
+
+export interface LoadOptions {
+  /** Requests a second over all targets (default 120: enough to catch a gap, light for 2 cores). */
+  ratePerSec?: number;
+  /** Per request (default 1000 ms). */
+  timeoutMs?: number;
+}
+
+export class ChaosLoad {
+  readonly proc: JsonLineProcess;
+  private readonly targets: readonly LoadTarget[];
+  private readonly opts: Required<LoadOptions>;
+
+  private constructor(proc: JsonLineProcess, targets: readonly LoadTarget[], opts: Required<LoadOptions>) {
+    this.proc = proc;
+    this.targets = targets;
+    this.opts = opts;
+  }
+
+  /** Starts the client in the namespace of `fromPod` (a sandbox pod) and begins sending. */
+  static async start(sb: Sandbox, fromPod: string, targets: readonly LoadTarget[], opts: LoadOptions = {}): Promise<ChaosLoad> {
+    const ns = sb.ns(fromPod);
+    const proc = new JsonLineProcess({ ns, label: `load from ${fromPod}`, cmd: nodeBinary(), args: [CLIENT, '--expect-netns', ns], cwd: packageRoot() });
+    const full = { ratePerSec: opts.ratePerSec ?? 120, timeoutMs: opts.timeoutMs ?? 1000 };
+    const load = new ChaosLoad(proc, targets, full);
+    try {
+      await proc.waitForEvent((e) => e.event === 'ready', 10_000);
+      await load.resume();
+    } catch (e) {
+      await proc.stop();
+      throw e;
+    }
+    return load;
+  }
+
+  /** Starts (again) sending to every target. */
+  async resume(): Promise<void> {
+    await this.proc.call('start', { targets: this.targets, ratePerSec: this.opts.ratePerSec, timeoutMs: this.opts.timeoutMs });
+  }
+
+  report(): Promise<LoadSnapshot> {
+    return this.proc.call<LoadSnapshot>('report');
+  }
+
+  /** Zeroes the counts: the start of a fault's window. */
+  reset(): Promise<LoadSnapshot> {
+    return this.proc.call<LoadSnapshot>('reset');
+  }
+
+  /**
+   * The end of a window: stops sending, waits until every request in flight has finished (so the
+   * counts are final), and resumes unless told not to.
+   */
+  async window(opts: { resume?: boolean } = {}): Promise<LoadSnapshot> {
+    const snap = await this.proc.call<LoadSnapshot>('drain', {}, this.opts.timeoutMs + 10_000);
+    if (opts.resume ?? true) await this.resume();
+    return snap;
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.hasExited()) return;
+    try { await this.proc.call('shutdown', {}, 3000); } catch { /* exiting */ }
+    await this.proc.stop(2000);
+  }
+}
+
+/** Sums the counts of some targets (all when `names` is omitted). */
+export function totals(snap: LoadSnapshot, names?: readonly string[]): { sent: number; failed: number; errors: Record<string, number> } {
+  let sent = 0;
+  let failed = 0;
+  const errors: Record<string, number> = {};
+  for (const [name, c] of Object.entries(snap.perTarget)) {
+    if (names && !names.includes(name)) continue;
+    sent += c.sent;
+    failed += c.failed;
+    for (const [k, v] of Object.entries(c.errors)) errors[k] = (errors[k] ?? 0) + v;
+  }
+  return { sent, failed, errors };
+}

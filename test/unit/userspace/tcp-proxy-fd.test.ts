@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { nameEchoServer, sleep } from './fixtures.js';
+
+const helper = fileURLToPath(new URL('./emfile-proxy.ts', import.meta.url));
+
+test('out of file descriptors, the proxy pauses accepting, never crashes, and serves again once descriptors free up', async (t) => {
+  const backend = await nameEchoServer('pod-a');
+  t.after(() => backend.close());
+  // The helper starts with ~36 descriptors in use; 70 leaves room for about 15 proxied connections.
+  const child = spawn('prlimit', ['--nofile=70:70', process.execPath, '--import', 'tsx', helper, String(backend.port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d.toString(); });
+  const lines = createInterface({ input: child.stdout });
+  const next = (prefix: string) => new Promise<string>((resolve, reject) => {
+    const on = (l: string) => { if (l.startsWith(prefix)) { lines.off('line', on); resolve(l); } };
+    lines.on('line', on);
+    child.once('exit', (code) => reject(new Error(`helper exited ${code}: ${stderr}`)));
+  });
+  const port = Number((await next('PORT ')).split(' ')[1]);
+
+  const clients: net.Socket[] = [];
+  let served = 0;
+  let refused = 0;
+  await Promise.all(Array.from({ length: 60 }, () => new Promise<void>((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    clients.push(s);
+    const timer = setTimeout(() => resolve(), 3000);
+    s.on('data', () => { served++; clearTimeout(timer); resolve(); });
+    s.on('error', () => {});
+    s.on('close', () => { refused++; clearTimeout(timer); resolve(); });
+  })));
+  assert.ok(served > 0, 'some connections were served');
+  assert.ok(served < 60, `the descriptor limit was actually reached (served ${served}, refused ${refused})`);
+  assert.equal(served + refused, 60, 'every client over the limit was refused at once, none left hanging');
+  for (const s of clients) s.destroy();
+  await sleep(500);
+  assert.equal(child.exitCode, null, `the proxy is still running: ${stderr}`);
+  // Once descriptors are free again, a new client is served.
+  let name = '';
+  for (let i = 0; i < 20 && !name; i++) {
+    name = await new Promise<string>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('data', (d) => { resolve(d.toString().trim()); s.destroy(); });
+      s.on('error', () => resolve(''));
+      s.on('close', () => resolve(''));
+    });
+    if (!name) await sleep(200);
+  }
+  assert.equal(name, 'pod-a');
+
+  // Deterministic: one descriptor left, so the next client is accepted and its dial fails with EMFILE.
+  child.stdin.write('fill\n');
+  await next('FILLED ');
+  const refusedClient = await new Promise<string>((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    let got = '';
+    s.on('data', (d) => { got += d.toString(); });
+    s.on('error', () => {});
+    s.on('close', () => resolve(got));
+  });
+  assert.equal(refusedClient, '', 'the client whose dial had no descriptor is closed at once');
+  child.stdin.write('stat\n');
+  const paused = (await next('STAT ')).split(' ').map(Number);
+  assert.ok(paused[1] >= 1 && paused[3] === 1, `accepting is paused (${paused.join(' ')})`);
+  child.stdin.write('release\n');
+  await next('RELEASED');
+  let after = '';
+  for (let i = 0; i < 40 && !after; i++) {
+    after = await new Promise<string>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('data', (d) => { resolve(d.toString().trim()); s.destroy(); });
+      s.on('error', () => resolve(''));
+      s.on('close', () => resolve(''));
+    });
+    if (!after) await sleep(100);
+  }
+  assert.equal(after, 'pod-a', 'after the shortage it listens and serves again');
+  child.stdin.write('stat\n');
+  const stat = (await next('STAT ')).split(' ').map(Number);
+  assert.equal(stat[3], 0, 'accepting again');
+  assert.equal(child.exitCode, null);
+});
