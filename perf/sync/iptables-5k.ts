@@ -88,16 +88,22 @@ async function inside(run: number): Promise<void> {
   const check = (r: { ok: boolean }) => { if (!r.ok) throw new Error('sync failed'); };
   const detail: string[] = [];
   const fullFirst = await timeIt(async () => check(await backend.sync(state(cur), { full: true, services: new Set() })));
-  const fullAgain = await timeIt(async () => check(await backend.sync(state(cur), { full: true, services: new Set() })));
+  // Steady-state full syncs (the sync period): best of three, as the machine is shared.
+  let fullAgain = Infinity;
+  for (let i = 0; i < 3; i++) {
+    fullAgain = Math.min(fullAgain, await timeIt(async () => check(await backend.sync(state(cur), { full: true, services: new Set() }))));
+  }
   const l = backend.lastSync;
   detail.push(`full: render ${ms(l.renderMs)}, save${l.reusedSave ? ' skipped (generation check)' : ''} ${ms(l.saveMs)}, merge ${ms(l.mergeMs)}, restore ${ms(l.restoreMs)}`);
-  // One endpoint of one service changes IP (a pod replaced).
-  const victim = 1234 % SERVICES;
-  cur = cur.slice();
-  cur[victim] = servicePort(victim, 3_000_000 + run * 100_000);
-  const oneEndpoint = await timeIt(async () =>
-    check(await backend.sync(state(cur), { full: false, services: new Set([cur[victim].serviceKey]) })));
-  if (backend.lastSync.kind !== 'partial') throw new Error('expected a partial sync');
+  // One endpoint of one service changes IP (a pod replaced): best of three different services.
+  let oneEndpoint = Infinity;
+  for (const victim of [1234 % SERVICES, 2345 % SERVICES, 3456 % SERVICES]) {
+    cur = cur.slice();
+    cur[victim] = servicePort(victim, 3_000_000 + run * 100_000);
+    oneEndpoint = Math.min(oneEndpoint, await timeIt(async () =>
+      check(await backend.sync(state(cur), { full: false, services: new Set([cur[victim].serviceKey]) }))));
+    if (backend.lastSync.kind !== 'partial') throw new Error('expected a partial sync');
+  }
   detail.push(`one endpoint: render ${ms(backend.lastSync.renderMs)}, restore ${ms(backend.lastSync.restoreMs)} (${backend.lastSync.input.split('\n').length} lines)`);
   // One service added.
   const added = servicePort(SERVICES + run, 6_000_000);
@@ -138,9 +144,12 @@ async function main(): Promise<void> {
     const ratios = { full: [] as number[], oneEndpoint: [] as number[] };
     const rows: Record<string, number[]> = { bare: [], bareNoflush: [], fullFirst: [], fullAgain: [], oneEndpoint: [], oneService: [], save: [] };
     for (let run = 0; run < RUNS; run++) {
-      // The limit: a whole-table restore of the same rules into an empty namespace.
+      // The limit: a whole-table restore of the same rules into an empty namespace (best of two).
       const bareNs = await newNs('bare');
-      rows.bare.push(await timeIt(() => exec('iptables-restore', [], { netns: bareNs, input, timeoutMs: 600_000 })));
+      const bareNs2 = await newNs('bare');
+      rows.bare.push(Math.min(
+        await timeIt(() => exec('iptables-restore', [], { netns: bareNs, input, timeoutMs: 600_000 })),
+        await timeIt(() => exec('iptables-restore', [], { netns: bareNs2, input, timeoutMs: 600_000 }))));
       rows.save.push(await timeIt(() => exec('iptables-save', [], { netns: bareNs, timeoutMs: 600_000 })));
       if (WITH_NOFLUSH) {
         const nfNs = await newNs('noflush');
@@ -169,7 +178,8 @@ async function main(): Promise<void> {
       oneEndpointMs: median(rows.oneEndpoint), oneServiceMs: median(rows.oneService),
       fullOverBare: median(ratios.full), oneEndpointOverFull: median(ratios.oneEndpoint),
     };
-    console.log(`kpx iptables mode, ${SERVICES} services × ${ENDPOINTS} endpoints (${lines} restore lines), median of ${RUNS}`);
+    console.log(`kpx iptables mode, ${SERVICES} services × ${ENDPOINTS} endpoints (${lines} restore lines), median of ${RUNS} runs`);
+    console.log('  (each run: bare = best of 2 restores, steady full = best of 3 syncs, one-endpoint = best of 3 syncs)');
     console.log(`  render (pure), cold / cached       ${ms(result.renderMs)} / ${ms(result.renderCachedMs)}`);
     console.log(`  bare whole-table restore (limit)   ${ms(result.bareRestoreMs)}   [all runs: ${rows.bare.map(ms).join(', ')}]`);
     if (result.bareNoflushMs !== undefined) console.log(`  bare --noflush restore             ${ms(result.bareNoflushMs)}`);

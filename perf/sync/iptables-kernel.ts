@@ -90,7 +90,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
   const dropAll = async () => { for (const ns of made.splice(0)) await deleteNamespace(ns).catch(() => undefined); };
   // Ctrl-C or a kill in the middle of a minutes-long restore must not leave namespaces behind.
   const unregister = registerForExitCleanup({ pids: () => [], namespaces: () => [...made] });
-  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], bare: [], bareReload: [], bareNoflush: [], oneEndpoint: [], oneService: [] };
+  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], fullSave: [], fullMerge: [], fullReusedSave: [], bare: [], bareReload: [], bareNoflush: [], oneEndpoint: [], oneService: [] };
   const progress = opts.onProgress ?? (() => undefined);
   const bigTimeout = 30 * 60_000;
   let inputLines = 0;
@@ -144,6 +144,11 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
         samples.full.push(performance.now() - t);
         samples.fullRender.push(backend.lastSync.renderMs);
         samples.fullRestore.push(backend.lastSync.restoreMs);
+        // Newer backends also split out the save and the merge; read them when present.
+        const extra = backend.lastSync as unknown as Record<string, unknown>;
+        if (typeof extra.saveMs === 'number') samples.fullSave.push(extra.saveMs);
+        if (typeof extra.mergeMs === 'number') samples.fullMerge.push(extra.mergeMs);
+        if (typeof extra.reusedSave === 'boolean') samples.fullReusedSave.push(extra.reusedSave ? 1 : 0);
         // The full sync reads nat and filter back first (to keep other programs' rules): that read's cost alone.
         t = performance.now();
         await exec('iptables-save', [], { netns: ns, timeoutMs: bigTimeout });

@@ -22,7 +22,15 @@ export interface KpxProcessFigures {
 /** Objects per manifest file: big files load fast, and no single file is unwieldy. */
 const PER_FILE = 2000;
 
-export async function measureKpxProcess(services: number, endpoints: number, entry: KpxEntry, onProgress: (m: string) => void = () => undefined): Promise<KpxProcessFigures> {
+export interface KpxProcessOptions {
+  /** Extra node flags for the kpx process (diagnostics: --heapsnapshot-signal, --cpu-prof). */
+  readonly nodeOptions?: string;
+  /** Runs once kpx has synced and settled, with its pid (e.g. to ask for a heap snapshot). */
+  readonly onSettled?: (pid: number) => Promise<void>;
+}
+
+export async function measureKpxProcess(services: number, endpoints: number, entry: KpxEntry, onProgress: (m: string) => void = () => undefined,
+  diag: KpxProcessOptions = {}): Promise<KpxProcessFigures> {
   const sb = await Sandbox.build({ pods: [] });
   try {
     const node = sb.node('node1');
@@ -46,12 +54,19 @@ export async function measureKpxProcess(services: number, endpoints: number, ent
     writeJson(victimFile, cluster.slices[victim]);
 
     const t0 = performance.now();
-    const kpx = await startKpx(sb, node.name, { manifestsDir: md.dir, entry, startTimeoutMs: 20 * 60_000 });
+    // startKpx spawns synchronously, before its first await: the environment is ours again right after.
+    const saved = process.env.NODE_OPTIONS;
+    if (diag.nodeOptions) process.env.NODE_OPTIONS = `${saved ?? ''} ${diag.nodeOptions}`.trim();
+    const starting = startKpx(sb, node.name, { manifestsDir: md.dir, entry, startTimeoutMs: 20 * 60_000 });
+    if (saved === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = saved;
+    const kpx = await starting;
     const startToFirstSyncMs = performance.now() - t0;
     onProgress(`kpx (${entry}) synced ${services} services in ${startToFirstSyncMs.toFixed(0)} ms`);
     // Let the GC catch up with the start-up garbage before reading the resident set.
     await new Promise((r) => setTimeout(r, 3000));
     const rssBytes = rssOf(kpx.proc.pid) ?? 0;
+    if (diag.onSettled) await diag.onSettled(kpx.proc.pid);
 
     const since = nowSeconds();
     writeJson(victimFile, serviceObjects(victim, endpoints, node.name, 1).slice);

@@ -34,6 +34,7 @@ import { systemClock, type Clock } from '../sync/clock.js';
 import { describeProxyState } from '../sync/describe-state.js';
 import { Proxier } from '../sync/proxier.js';
 import { ProxyStateBuilder } from '../sync/state-builder.js';
+import { createEventRecorder, type EventSink } from '../events/recorder.js';
 import { errorMessage } from '../util/errors.js';
 import { log as rootLog, type Logger } from '../util/log.js';
 
@@ -146,6 +147,22 @@ async function loadSource(config: KpxConfig, nodeName: string, log: Logger): Pro
   if (config.manifests) return (await import('../source/manifests.js')).createManifestsSource(config.manifests, log);
   const { createKubeSource } = await import('../source/kube.js');
   return createKubeSource({ kubeconfig: config.kubeconfig, master: config.master, nodeName, log });
+}
+
+/**
+ * Where Events go: the API server the source watches (events.k8s.io/v1); with --manifests there is no API,
+ * so events are only logged. A kubeconfig problem here was already reported by the source.
+ */
+async function eventSink(config: KpxConfig, log: Logger): Promise<EventSink | null> {
+  if (config.manifests) return null;
+  try {
+    const { loadKubeConfig } = await import('../source/kube-config.js');
+    const { createKubeEventSink } = await import('../events/kube-sink.js');
+    return createKubeEventSink(loadKubeConfig({ kubeconfig: config.kubeconfig, master: config.master }));
+  } catch (err) {
+    log.warn('events will only be logged', { error: errorMessage(err) });
+    return null;
+  }
 }
 
 /**
@@ -333,10 +350,15 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
     return 1;
   }
 
+  const events = createEventRecorder({ sink: await eventSink(config, log), nodeName, clock, log: log.child({ component: 'events' }) });
   const serviceHealth = new ServiceHealthServer({
     addresses: healthCheckAddresses(config, nodeName, hostAddresses, families, log),
     health,
     log: log.child({ component: 'service-health' }),
+    // kube-proxy's event, so operators see in `kubectl describe service` why the LB marks the node down.
+    onBindError: (entry, err) => events.event(
+      { kind: 'Service', namespace: entry.namespace, name: entry.name }, 'Warning', 'FailedToStartServiceHealthcheck',
+      `node ${nodeName} failed to start healthcheck "${entry.namespace}/${entry.name}" on port ${entry.port}: ${errorMessage(err)}`),
   });
   opened.push({ what: 'the service health-check servers', c: serviceHealth });
 

@@ -148,3 +148,20 @@ test('a kubeconfig that does not exist is one line and status 1, and opens no po
   const lines = res.output.split('\n').filter((l) => l.trim() !== '');
   assert.deepEqual(lines, ['kpx: --kubeconfig /nonexistent/kubeconfig: no such file']);
 });
+
+test('a health-check node port already taken gives a FailedToStartServiceHealthcheck event and the proxy keeps running', async () => {
+  // Someone else holds 32000, the example Local-policy service's health-check node port.
+  const squatter = spawn(...commandVector(process.execPath, ['-e', "require('net').createServer().listen(32000, () => console.log('up'))"], NS), { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(squatter);
+  await new Promise<void>((resolve) => squatter.stdout!.once('data', () => resolve()));
+  const kpx = start(BASE);
+  try {
+    await pollUntil(() => /FailedToStartServiceHealthcheck/.test(kpx.output()), { timeoutMs: 30_000, message: () => kpx.output() });
+    assert.match(kpx.output(), /failed to start healthcheck \\?"default\/api\\?" on port 32000.*reason=FailedToStartServiceHealthcheck/);
+    await pollUntil(async () => /KUBE-SERVICES/.test(await nat()), { timeoutMs: 30_000, intervalMs: 200, message: () => kpx.output() });
+    assert.equal(kpx.child.exitCode, null, 'kpx must not exit over a health-check port');
+  } finally {
+    await stop(kpx);
+    squatter.kill('SIGKILL');
+  }
+});
