@@ -26,7 +26,7 @@
  * it cannot print faithfully (nft objects iptables does not know).
  * Partial syncs always use --noflush: they name only a few chains, which is cheap.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BackendOptions } from '../../src/backend.js';
 import type { Backend, ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey, SyncResult } from '../../src/model/types.js';
 import { Conntrack } from '../../src/net/conntrack.js';

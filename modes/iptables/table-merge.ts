@@ -117,10 +117,12 @@ export function wholeTableInput(saved: SavedRuleset, r: RenderedRules, jumps: re
       }
     }
     for (const c of foreign) for (const l of c.rules) out.push(l);
-    if (table === 'filter') for (const l of r.filterRules) out.push(l);
+    // kpx's own rules go in as joined blocks (tens of thousands of lines at scale).
+    const block = (lines: readonly string[]) => { if (lines.length) out.push(lines.join('\n')); };
+    if (table === 'filter') block(r.filterRules);
     else {
-      for (const rules of r.natDispatch.values()) for (const l of rules) out.push(l);
-      for (const l of r.serviceRules) out.push(l);
+      for (const rules of r.natDispatch.values()) block(rules);
+      block(r.serviceRules);
     }
     out.push('COMMIT');
   }

@@ -140,7 +140,8 @@ export class ListenerTable {
       budget = { open: 0, max: this.#opts.maxConnectionsPerService ?? DEFAULT_MAX_CONNECTIONS };
       this.#budgets.set(spec.servicePortKey, budget);
     }
-    return new TcpProxy({ name: spec.id, pick, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
+    const wantsSourceAddress = () => balancer.hasAffinity(spec.id);
+    return new TcpProxy({ name: spec.id, pick, wantsSourceAddress, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
   }
 
   async #close(id: string, l: LiveListener): Promise<void> {

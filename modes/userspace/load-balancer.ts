@@ -77,6 +77,11 @@ export class LoadBalancer {
     return this.#balancers.has(id);
   }
 
+  /** hasAffinity: whether nextEndpoint needs the client's address (asking the kernel for it costs a syscall). */
+  hasAffinity(id: string): boolean {
+    return (this.#balancers.get(id)?.affinityMs ?? 0) > 0;
+  }
+
   /** endpointCount is what a listener checks to refuse a client at once when there is nothing to dial. */
   endpointCount(id: string): number {
     return this.#balancers.get(id)?.targets.length ?? 0;

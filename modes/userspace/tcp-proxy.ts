@@ -35,6 +35,8 @@ export interface TcpProxyOptions {
   readonly name: string;
   /** Chooses the endpoint for a client (the listener's balancer). */
   readonly pick: (srcAddr: string, resetAffinity: boolean) => Target | undefined;
+  /** False when pick ignores the client address (no affinity): then it is not looked up. Default true. */
+  readonly wantsSourceAddress?: () => boolean;
   readonly budget: ConnectionBudget;
   readonly log: Logger;
   readonly dialTimeoutsMs?: readonly number[];
@@ -192,7 +194,7 @@ export class TcpProxy {
       }
       this.#maybeRelease(conn);
     });
-    const src = client.remoteAddress;
+    const src = this.#opts.wantsSourceAddress?.() === false ? '' : client.remoteAddress;
     if (src === undefined) {
       client.destroy();
       return;

@@ -57,6 +57,8 @@ export interface KernelFigures {
   /** Lines the one-endpoint sync sent to iptables-restore. */
   readonly oneEndpointLines: number;
   readonly oneServiceMs: number;
+  /** Lines the (last) one-service sync sent to iptables-restore. */
+  readonly oneServiceLines: number;
   /** Every sample, in order, for the JSON. */
   readonly samples: Readonly<Record<string, readonly number[]>>;
 }
@@ -95,6 +97,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
   const bigTimeout = 30 * 60_000;
   let inputLines = 0;
   let oneEndpointLines = 0;
+  let oneServiceLines = 0;
   try {
     for (let run = 0; run < opts.runs; run++) {
       const ns = await newNs('sync');
@@ -193,6 +196,8 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
         const port = proxier.states().get('IPv4')?.services.get(`${addKey}:http`);
         if (!port?.hasAnyEndpoints) await nextSync((e) => e.changed.includes(addKey), bigTimeout);
         samples.oneService.push(performance.now() - t);
+        oneServiceLines = backend.lastSync.input.split('\n').length;
+        if (backend.lastSync.kind !== 'partial') progress(`warning: the one-service sync was ${backend.lastSync.kind}, not partial`);
         progress(`run ${run + 1}: one endpoint ${samples.oneEndpoint.slice(-opts.changes).map((x) => x.toFixed(0)).join('/')} ms, one service ${samples.oneService.at(-1)!.toFixed(0)} ms`);
       } finally {
         await proxier.stop();
@@ -219,6 +224,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
     oneEndpointMs: median(samples.oneEndpoint),
     oneEndpointLines,
     oneServiceMs: median(samples.oneService),
+    oneServiceLines,
     samples,
   };
 }

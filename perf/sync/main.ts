@@ -2,8 +2,8 @@
  * perf:sync: control-plane cost of kpx at scale, with the kernel's own limit measured beside it.
  *
  *   npm run perf:sync -- [--services 1000,5000,10000,30000] [--endpoints 2,10] [--runs N]
- *                        [--kernel-max-endpoints 100000] [--noflush-max-endpoints 10000]
- *                        [--process-max-endpoints 60000] [--entry dist|source] [--no-kernel] [--no-process]
+ *                        [--kernel-max-endpoints 60000] [--noflush-max-endpoints 10000]
+ *                        [--process-max-endpoints 60000] [--entry dist|source] [--no-kernel] [--no-process] [--no-results]
  *
  * For every size (services × endpoints per service):
  * - each mode's pure part (pure.ts): render/plan time and the heap it retains;
@@ -59,7 +59,7 @@ const argv = process.argv.slice(2);
 const SIZES = numberList(argv, 'services', [1000, 5000, 10000, 30000]);
 const ENDPOINTS = numberList(argv, 'endpoints', [2, 10]);
 const RUNS = option(argv, 'runs') === undefined ? undefined : numberOption(argv, 'runs', 1);
-const KERNEL_MAX = numberOption(argv, 'kernel-max-endpoints', 100_000);
+const KERNEL_MAX = numberOption(argv, 'kernel-max-endpoints', 60_000);
 const NOFLUSH_MAX = numberOption(argv, 'noflush-max-endpoints', 10_000);
 const PROCESS_MAX = numberOption(argv, 'process-max-endpoints', 60_000);
 const NO_KERNEL = flag(argv, 'no-kernel');
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
           detail: {
             renderRunsMs: p.runsMs, output: p.outputSize,
             ...(k ? { runs, inputLines: k.inputLines, fullSyncRenderMs: k.fullSyncRenderMs, fullSyncRestoreMs: k.fullSyncRestoreMs, saveMs: k.saveMs,
-              oneEndpointLines: k.oneEndpointLines, samplesMs: k.samples } : {}),
+              oneEndpointLines: k.oneEndpointLines, oneServiceLines: k.oneServiceLines, samplesMs: k.samples } : {}),
             ...(mode === 'iptables' && proc ? { kpxEntry: proc.entry, kpxStartToFirstSyncMs: proc.startToFirstSyncMs, kpxOneEndpointE2eMs: proc.oneEndpointE2eMs } : {}),
           },
         });
@@ -171,6 +171,7 @@ async function main(): Promise<void> {
     '## Targets', '', ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: ${t.detail}`), '',
     ...(skipped.length ? ['## Skipped', '', ...skipped.map((s) => `- ${s}`), ''] : []),
   ].join('\n');
+  if (flag(argv, 'no-results')) return; // diagnostics runs (e.g. under --cpu-prof) leave perf/results alone
   const files = writeResults('sync', { kind: 'sync', startedAt: started.toISOString(), command, machine, kpxEntry: ENTRY, wallMs, entries, targets, skipped }, md, started);
   console.log(`wrote ${files.join(', ')}`);
 }

@@ -13,7 +13,7 @@ import { startBackground, type BackgroundProcess } from './background.js';
 import { registerForExitCleanup } from './exit-cleanup.js';
 import { addNamespace, deleteNamespace, execIn, ipBatch, setSysctls } from './netns.js';
 import {
-  planSandbox, podPlan,
+  checkPodName, planSandbox, podPlan,
   type ClientPlan, type NodePlan, type PodPlan, type PodSpec, type SandboxOptions, type SandboxPlan,
 } from './plan.js';
 import { nodeBinary, scriptPath, slowFactor } from './scripts.js';
@@ -136,6 +136,7 @@ export class Sandbox {
     this.assertAlive();
     const nodeName = `node${spec.node}`;
     this.node(nodeName);
+    checkPodName(spec.name);
     if (this.podsByName.has(spec.name) || spec.name === 'client' || spec.name === 'lan' || /^node\d+$/.test(spec.name)) {
       throw new Error(`pod name ${spec.name} is taken`);
     }

@@ -111,6 +111,11 @@ export interface SandboxPlan {
 const PREFIX_ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const POD_NAME = /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/;
 
+/** Pod names become namespace names and the answer's "pod" field: short DNS labels only. */
+export function checkPodName(name: string): void {
+  if (!POD_NAME.test(name)) throw new Error(`pod name ${JSON.stringify(name)} must be a short DNS label`);
+}
+
 /** A fresh run prefix `kpx-<6 random chars>-`: unique names let parallel runs share one machine. */
 export function newRunPrefix(): string {
   const bytes = randomBytes(6);
@@ -175,7 +180,7 @@ export function planSandbox(opts: SandboxOptions = {}): SandboxPlan {
   const seen = new Set<string>(['lan', 'client', ...nodes.map((n) => n.name)]);
   const perNode = new Map<number, number>();
   const pods = specs.map((spec) => {
-    if (!POD_NAME.test(spec.name)) throw new Error(`pod name ${JSON.stringify(spec.name)} must be a short DNS label`);
+    checkPodName(spec.name);
     if (seen.has(spec.name)) throw new Error(`pod name ${spec.name} is used twice (or is a node/client name)`);
     if (!Number.isInteger(spec.node) || spec.node < 1 || spec.node > nodeCount) throw new Error(`pod ${spec.name}: node ${spec.node} does not exist`);
     seen.add(spec.name);

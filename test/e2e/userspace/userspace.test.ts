@@ -5,6 +5,8 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { nodeBinary } from '../../../src/sandbox/scripts.js';
 import { endpointFor, type ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { isAnswer, request, requestMany, runClient, type Answer } from '../../../src/sandbox/traffic.js';
 import { notReadyReason, useCluster } from '../../support/sandbox-cluster.js';
@@ -18,6 +20,7 @@ const doomed: ServiceSpec = { name: 'doomed', clusterIP: '10.96.0.16', ports: [{
 const np: ServiceSpec = { name: 'np', type: 'NodePort', clusterIP: '10.96.1.10', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] };
 const lb: ServiceSpec = { name: 'lb', type: 'LoadBalancer', clusterIP: '10.96.1.11', ports: [{ port: 80, targetPort: 8080, nodePort: 30081 }], loadBalancerIPs: ['192.168.100.10'] };
 const eip: ServiceSpec = { name: 'eip', clusterIP: '10.96.1.12', ports: [{ port: 80, targetPort: 8080 }], externalIPs: ['192.168.100.20'] };
+const bulk: ServiceSpec = { name: 'bulk', clusterIP: '10.96.0.17', ports: [{ port: 9000, targetPort: 9000 }] };
 const local: ServiceSpec = { name: 'local', clusterIP: '10.96.1.13', ports: [{ port: 80, targetPort: 8080 }], externalIPs: ['192.168.100.13'], externalTrafficPolicy: 'Local' };
 
 const skip = notReadyReason('userspace');
@@ -57,6 +60,7 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
       dir.writeService(lb, [pod2!, pod3!]);
       dir.writeService(eip, [pod1!, pod2!]);
       dir.writeService(local, [pod1!, pod3!]);
+      dir.writeService(bulk, [pod2!]);
     },
   });
 
@@ -145,6 +149,22 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
     const [next] = await runClient(sb.ns('src'), [req], 1);
     assert.ok(next!.ok, JSON.stringify(next));
     assert.notEqual(next!.pod, first!.pod, 'a new session after expiry is balanced to the next endpoint');
+  });
+
+  test('100 MiB each way through the ClusterIP arrive intact (sha256), with a half-close in between', async () => {
+    const { sb } = c;
+    const here = (f: string) => fileURLToPath(new URL(f, import.meta.url));
+    const server = sb.startProcess(sb.ns('pod2'), 'sha-server', nodeBinary(), [here('./sha-server.mjs'), '--port', '9000', '--mib', '100']);
+    try {
+      await server.waitForLine(/^READY /, 10_000);
+      const out = await sb.exec(sb.ns('src'), nodeBinary(), [here('./sha-client.mjs'), bulk.clusterIP, '9000', '--mib', '100'], { timeoutMs: 120_000 });
+      const r = JSON.parse(out.stdout.trim()) as { sent: string; serverSaw: string; received: string; expected: string; bytes: number };
+      assert.equal(r.serverSaw, r.sent, 'client → pod: the pod hashed exactly what the client sent');
+      assert.equal(r.bytes, 100 * 1024 * 1024);
+      assert.equal(r.received, r.expected, 'pod → client, after the client\'s half-close');
+    } finally {
+      await server.stop();
+    }
   });
 
   test('a deleted service closes its listener (its port is free) and its portal rules go', async () => {
