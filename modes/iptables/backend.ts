@@ -19,8 +19,9 @@
  * committed anything since the last read: kpx counts its own commits (one per table restored) and
  * compares; any other commit, in any table, makes the numbers differ and the tables are read again.
  * With the legacy backend (no generation) they are always read; legacy's save is cheap.
- * Caveat: a rule another program commits between our read and our restore (a window of a few hundred ms,
- * once per sync-period) would be lost; with the nft backend no lock prevents that (iptables-nft takes no
+ * Caveats: the packet/byte counters of rules in nat and filter (other programs' too) restart from zero at
+ * each full sync, since the tables are rebuilt; and a rule another program commits between our read and
+ * our restore (a window of a few hundred ms, once per sync-period) would be lost; with the nft backend no lock prevents that (iptables-nft takes no
  * xtables lock). If that matters on a node, construct the backend with fullSyncStrategy 'noflush'
  * (kube-proxy's behaviour). kpx also falls back to --noflush by itself when iptables-save reports a table
  * it cannot print faithfully (nft objects iptables does not know).
@@ -314,7 +315,9 @@ export class IptablesBackend implements Backend {
       if (whole.addedJumps.length) this.log.v(2).info('re-adding jumps to kpx chains', { jumps: whole.addedJumps.map((j) => `${j.table}/${j.from}->${j.to}`) });
       const ts = performance.now();
       try {
-        await this.ipt.restore(input, { counters: true });
+        // --counters keeps the built-in chains' policy counters from a fresh save; from a reused one they
+        // would jump back, so they restart instead. (Rule counters restart either way: see the file comment.)
+        await this.ipt.restore(input, { counters: !reusedSave });
       } catch (err) {
         this.foreign = undefined;
         throw err;

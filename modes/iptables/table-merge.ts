@@ -99,9 +99,11 @@ export function wholeTableInput(saved: SavedRuleset, r: RenderedRules, jumps: re
     for (const c of foreign) out.push(c.line);
     if (!t.chains.has(KUBE_PROXY_CANARY)) out.push(`:${KUBE_PROXY_CANARY} - [0:0]`);
     for (const c of ownChains) out.push(`:${c} - [0:0]`);
+    // Missing jumps go first in their chain, in the order kube-proxy's EnsureRule(Prepend, ...) calls over
+    // its jump list leave them (the last prepended first).
+    const reversed = [...jumps].reverse();
     for (const c of builtins) {
-      // A missing jump goes first in its chain, like kube-proxy's EnsureRule(Prepend, ...).
-      for (const j of jumps) {
+      for (const j of reversed) {
         if (j.table === table && j.from === c.name && !c.rules.some((l) => isJumpLine(l, j))) {
           out.push(jumpLine(j));
           addedJumps.push(j);
@@ -109,7 +111,7 @@ export function wholeTableInput(saved: SavedRuleset, r: RenderedRules, jumps: re
       }
       for (const l of c.rules) out.push(l);
     }
-    for (const j of jumps) {
+    for (const j of reversed) {
       // A built-in chain iptables-save did not list at all (an empty nft table) still needs its jump.
       if (j.table === table && !t.chains.has(j.from)) {
         out.push(jumpLine(j));

@@ -16,7 +16,9 @@ import type { BackendOptions } from '../../src/backend.js';
 import { errorMessage, KpxError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import type { Clock } from '../../src/sync/clock.js';
+import { availableParallelism } from 'node:os';
 import { LoadBalancer } from './load-balancer.js';
+import { TcpWorkerPool } from './tcp-workers.js';
 import { planListeners } from './listener-plan.js';
 import { ListenerTable } from './listeners.js';
 import { parsePortRange } from './port-range.js';
@@ -34,6 +36,16 @@ export interface UserspaceBackendOptions extends BackendOptions {
   /** Open TCP connections allowed per service port; default DEFAULT_MAX_CONNECTIONS. */
   readonly maxConnectionsPerService?: number;
   readonly dialTimeoutsMs?: readonly number[];
+  /**
+   * Worker threads that share the TCP data path (tcp-workers.ts). Default: one less than the CPUs,
+   * at most 3; 0 keeps every byte on the main thread.
+   */
+  readonly workerThreads?: number;
+}
+
+/** defaultWorkerThreads: leave one CPU to the main thread (syncs, UDP, affinity listeners) and the rest of the node. */
+export function defaultWorkerThreads(): number {
+  return Math.max(0, Math.min(availableParallelism() - 1, 3));
 }
 
 export class UserspaceBackend implements Backend {
@@ -43,6 +55,7 @@ export class UserspaceBackend implements Backend {
   readonly #log: Logger;
   readonly #balancer: LoadBalancer;
   readonly #listeners: ListenerTable;
+  readonly #workers: TcpWorkerPool;
   readonly #refusedWarned = new Set<string>();
   #lastRules = '';
   #checkJumps = true;
@@ -52,6 +65,7 @@ export class UserspaceBackend implements Backend {
     this.#opts = opts;
     this.#log = opts.log.child({ mode: 'userspace', family: opts.family });
     this.#balancer = new LoadBalancer({ clock: opts.clock });
+    this.#workers = new TcpWorkerPool(opts.workerThreads ?? defaultWorkerThreads(), this.#log);
     this.#listeners = new ListenerTable({
       family: opts.family,
       bindAddress: opts.config.bindAddress,
@@ -61,6 +75,7 @@ export class UserspaceBackend implements Backend {
       log: this.#log,
       maxConnectionsPerService: opts.maxConnectionsPerService,
       dialTimeoutsMs: opts.dialTimeoutsMs,
+      workers: this.#workers,
     });
   }
 
@@ -109,10 +124,11 @@ export class UserspaceBackend implements Backend {
 
   async close(): Promise<void> {
     await this.#listeners.close();
+    await this.#workers.terminate();
   }
 
   async cleanup(): Promise<void> {
-    await this.#listeners.close();
+    await this.close();
     await this.#opts.iptables.restore(renderCleanup(await this.#save()), { noFlush: true });
     this.#lastRules = '';
     this.#checkJumps = true;

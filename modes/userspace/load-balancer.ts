@@ -24,7 +24,11 @@ interface Affinity {
 interface Balancer {
   targets: Target[];
   byKey: Map<string, Target>;
-  next: number;
+  /**
+   * The rotation position, in shared memory: worker threads serving the same listener (SO_REUSEPORT)
+   * rotate over the same counter, so round robin stays one global rotation.
+   */
+  rotation: Int32Array;
   /** 0 = no affinity. */
   affinityMs: number;
   affinity: Map<string, Affinity>;
@@ -50,14 +54,13 @@ export class LoadBalancer {
     let b = this.#balancers.get(id);
     const now = this.#clock.now();
     if (!b) {
-      b = { targets: [], byKey: new Map(), next: 0, affinityMs: 0, affinity: new Map(), lastSweepMs: now };
+      b = { targets: [], byKey: new Map(), rotation: new Int32Array(new SharedArrayBuffer(4)), affinityMs: 0, affinity: new Map(), lastSweepMs: now };
       this.#balancers.set(id, b);
     }
     const targets = endpoints.map((e) => ({ key: e.key, ip: e.ip, port: e.port }));
     if (!sameTargets(b.targets, targets)) {
       b.targets = targets;
       b.byKey = new Map(targets.map((t) => [t.key, t]));
-      b.next = targets.length ? b.next % targets.length : 0;
       for (const [client, a] of b.affinity) {
         const still = b.byKey.get(a.target.key);
         if (still) a.target = still;
@@ -67,6 +70,19 @@ export class LoadBalancer {
     b.affinityMs = Math.max(0, affinityTimeoutSeconds) * 1000;
     if (b.affinityMs === 0) b.affinity.clear();
     else this.#sweep(b, now);
+  }
+
+  /**
+   * rotationBuffer: the shared memory holding a balancer's rotation position, for worker threads that
+   * balance the same listener (see tcp-workers.ts). useRotation adopts one made elsewhere.
+   */
+  rotationBuffer(id: string): SharedArrayBuffer | undefined {
+    return this.#balancers.get(id)?.rotation.buffer as SharedArrayBuffer | undefined;
+  }
+
+  useRotation(id: string, buffer: SharedArrayBuffer): void {
+    const b = this.#balancers.get(id);
+    if (b) b.rotation = new Int32Array(buffer);
   }
 
   remove(id: string): void {
@@ -113,12 +129,9 @@ export class LoadBalancer {
 
   /** Next in rotation; skips `avoid` (the endpoint that just failed) when there is another choice. */
   #rotate(b: Balancer, avoid: Target | undefined): Target {
-    let t = b.targets[b.next];
-    b.next = (b.next + 1) % b.targets.length;
-    if (avoid && t.key === avoid.key && b.targets.length > 1) {
-      t = b.targets[b.next];
-      b.next = (b.next + 1) % b.targets.length;
-    }
+    const n = b.targets.length;
+    let t = b.targets[(Atomics.add(b.rotation, 0, 1) >>> 0) % n];
+    if (avoid && t.key === avoid.key && n > 1) t = b.targets[(Atomics.add(b.rotation, 0, 1) >>> 0) % n];
     return t;
   }
 

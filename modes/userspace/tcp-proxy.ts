@@ -24,10 +24,37 @@ export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
 /** Open connections allowed per service port (all its listeners together). */
 export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
-/** ConnectionBudget is shared by the listeners of one service port. */
-export interface ConnectionBudget {
-  open: number;
-  max: number;
+/**
+ * ConnectionBudget: the open-connection count of one service port, shared by all its listeners, in
+ * shared memory so the worker threads carrying the same listener (tcp-workers.ts) count against it too.
+ */
+export class ConnectionBudget {
+  readonly max: number;
+  readonly #cell: Int32Array;
+
+  constructor(max: number, shared?: SharedArrayBuffer) {
+    this.max = max;
+    this.#cell = new Int32Array(shared ?? new SharedArrayBuffer(4));
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.#cell.buffer as SharedArrayBuffer;
+  }
+
+  get open(): number {
+    return Atomics.load(this.#cell, 0);
+  }
+
+  /** Takes a slot; false (and nothing taken) when the cap is reached. */
+  tryAcquire(): boolean {
+    if (Atomics.add(this.#cell, 0, 1) < this.max) return true;
+    Atomics.sub(this.#cell, 0, 1);
+    return false;
+  }
+
+  release(): void {
+    Atomics.sub(this.#cell, 0, 1);
+  }
 }
 
 export interface TcpProxyOptions {
@@ -63,6 +90,7 @@ export class TcpProxy {
   #server: net.Server | undefined;
   #host = '';
   #port = 0;
+  #reusePort = false;
   #closed = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryMs: number;
@@ -94,13 +122,17 @@ export class TcpProxy {
     return this.#pauses;
   }
 
-  /** listen binds host:port (port 0 = the kernel's choice) and resolves with the bound port. */
-  async listen(host: string, port: number): Promise<number> {
+  /**
+   * listen binds host:port (port 0 = the kernel's choice) and resolves with the bound port. reusePort
+   * lets worker threads bind the same port (SO_REUSEPORT), the kernel spreading connections over them.
+   */
+  async listen(host: string, port: number, opts: { reusePort?: boolean } = {}): Promise<number> {
     this.#host = host;
+    this.#reusePort = opts.reusePort ?? false;
     const server = this.#newServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host, port, backlog: 4096, ipv6Only: host.includes(':') }, () => {
+      server.listen({ host, port, backlog: 4096, ipv6Only: host.includes(':'), reusePort: this.#reusePort }, () => {
         server.removeListener('error', reject);
         resolve();
       });
@@ -158,7 +190,7 @@ export class TcpProxy {
         this.#retryMs = Math.min(this.#retryMs * 2, MAX_ACCEPT_RETRY_MS);
         this.#pauseAccepting(e.code ?? e.message);
       });
-      server.listen({ host: this.#host, port: this.#port, backlog: 4096, ipv6Only: this.#host.includes(':') }, () => {
+      server.listen({ host: this.#host, port: this.#port, backlog: 4096, ipv6Only: this.#host.includes(':'), reusePort: this.#reusePort }, () => {
         server.removeAllListeners('error');
         server.on('error', (e) => this.#onServerError(e));
         if (this.#closed) {
@@ -174,13 +206,12 @@ export class TcpProxy {
 
   #onConnection(client: net.Socket): void {
     const budget = this.#opts.budget;
-    if (this.#closed || budget.open >= budget.max) {
+    if (this.#closed || !budget.tryAcquire()) {
       // Refuse: close at once, without touching the connections already open.
       client.destroy();
       if (!this.#closed) this.#opts.log.v(2).info('connection cap reached; refusing client', { listener: this.#opts.name, max: budget.max });
       return;
     }
-    budget.open++;
     const conn: Connection = { client, upstream: undefined, dialTimer: undefined, clientClosed: false, upstreamClosed: false, released: false };
     this.#conns.add(conn);
     client.on('error', ignore);
@@ -280,7 +311,7 @@ export class TcpProxy {
     if (conn.upstream && !conn.upstreamClosed) return;
     conn.released = true;
     this.#conns.delete(conn);
-    this.#opts.budget.open--;
+    this.#opts.budget.release();
   }
 }
 

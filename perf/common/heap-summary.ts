@@ -2,7 +2,7 @@
  * heap-summary.ts: what fills a V8 heap snapshot (`node --heapsnapshot-signal`), as self size per node type
  * and constructor name, heaviest first. For the README's "where the memory goes" when the RSS target is missed.
  *
- *   node --import tsx perf/common/heap-summary.ts FILE.heapsnapshot [--top 25]
+ *   node --import tsx perf/common/heap-summary.ts FILE.heapsnapshot [--top 25] [--strings]
  */
 import { readFileSync } from 'node:fs';
 
@@ -12,7 +12,7 @@ interface Snapshot {
   strings: string[];
 }
 
-export function summarizeHeap(snap: Snapshot, top: number): string {
+export function summarizeHeap(snap: Snapshot, top: number, byStringPrefix = false): string {
   const f = snap.snapshot.meta.node_fields;
   const width = f.length;
   const iType = f.indexOf('type');
@@ -27,7 +27,10 @@ export function summarizeHeap(snap: Snapshot, top: number): string {
     total += size;
     // Strings are grouped by type only: their "name" is their content.
     const name = type === 'string' || type === 'concatenated string' || type === 'sliced string' ? '' : snap.strings[snap.nodes[i + iName]] ?? '?';
-    const key = `${type}${name ? ` ${name.slice(0, 60)}` : ''}`;
+    // With --strings, flat strings are grouped by their first characters, which say what they are
+    // ("-A KUBE-SEP-…" rule text, '{"apiVersion"…' JSON, "10.…" addresses).
+    const prefix = byStringPrefix && type === 'string' ? ` "${(snap.strings[snap.nodes[i + iName]] ?? '').slice(0, 14).replace(/\s+/g, ' ')}…"` : '';
+    const key = `${type}${name ? ` ${name.slice(0, 60)}` : ''}${prefix}`;
     const e = by.get(key) ?? { bytes: 0, count: 0 };
     e.bytes += size;
     e.count++;
@@ -45,5 +48,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.exit(2);
   }
   const i = process.argv.indexOf('--top');
-  console.log(summarizeHeap(JSON.parse(readFileSync(file, 'utf8')) as Snapshot, i > 0 ? Number(process.argv[i + 1]) : 25));
+  console.log(summarizeHeap(JSON.parse(readFileSync(file, 'utf8')) as Snapshot, i > 0 ? Number(process.argv[i + 1]) : 25, process.argv.includes('--strings')));
 }

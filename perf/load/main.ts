@@ -94,13 +94,23 @@ async function measureMode(lc: LoadCluster, mode: ProxyMode, o: Options, environ
   const out: LoadEntry[] = [];
   try {
     // The ClusterIP must answer before anything is measured: a broken path would read as a ratio of 0.
+    // Entries the previous mode left in conntrack (its DNATs) must not steer the new mode's first packets.
+    await flushConntrack(lc);
     let ok = false;
+    let lastFailure = '';
     for (let i = 0; i < 20 && !ok; i++) {
       const r = await request(lc.client.ns, WEB.clusterIP, 80, 'tcp', { timeoutMs: 5000 });
       ok = isAnswer(r);
-      if (!ok) await new Promise((res) => setTimeout(res, 500));
+      if (!ok) {
+        lastFailure = JSON.stringify(r);
+        await new Promise((res) => setTimeout(res, 500));
+      }
     }
-    if (!ok) throw new Error(`the ClusterIP ${WEB.clusterIP}:80 does not answer from the client pod in ${mode} mode`);
+    if (!ok) {
+      const direct = await request(lc.client.ns, lc.backends[0].ip, 8080, 'tcp', { timeoutMs: 5000 });
+      throw new Error(`the ClusterIP ${WEB.clusterIP}:80 does not answer from the client pod in ${mode} mode (last: ${lastFailure}; ` +
+        `pod ${lc.backends[0].ip}:8080 directly: ${isAnswer(direct) ? 'answers' : JSON.stringify(direct)})\n--- kpx output ---\n${kpx.proc.outputTail()}`);
+    }
     for (const kind of o.kinds) {
       const [svc, podPort] = kind === 'bulk' ? [BULK, 9000] : [WEB, 8080];
       const clusterTarget = [`${svc.clusterIP}:${svc.ports[0].port}`];
@@ -146,12 +156,15 @@ async function runHere(o: Options, modes: readonly ProxyMode[], environment: str
   const lc = await buildLoadCluster(o.pods);
   try {
     for (const mode of modes) {
-      try {
-        entries.push(...await measureMode(lc, mode, o, environment));
-      } catch (err) {
-        const msg = (err as Error).message.split('\n').slice(0, 3).join(' ');
-        skipped.push(`${mode}: failed: ${msg}`);
-        say(`${mode} failed: ${(err as Error).message}`);
+      // One retry with a fresh kpx: on a busy shared machine a start can stall; a second failure is reported.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        try {
+          entries.push(...await measureMode(lc, mode, o, environment));
+          break;
+        } catch (err) {
+          say(`${mode} failed (attempt ${attempt}): ${(err as Error).message}`);
+          if (attempt === 2) skipped.push(`${mode}: failed: ${(err as Error).message.split('\n')[0]}`);
+        }
       }
     }
   } finally {

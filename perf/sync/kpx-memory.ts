@@ -31,7 +31,8 @@ try {
         if (!f) continue;
         const size = statSync(join(dir, f)).size;
         if (size > 0 && size === last) {
-          summary = summarizeHeap(JSON.parse(readFileSync(join(dir, f), 'utf8')), 25);
+          const snap = JSON.parse(readFileSync(join(dir, f), 'utf8'));
+          summary = `${summarizeHeap(snap, 12)}\n\nflat strings by their first characters:\n${summarizeHeap(snap, 400, true).split('\n').filter((l) => l.includes(' string "')).slice(0, 15).join('\n')}`;
           return;
         }
         last = size;

@@ -72,7 +72,10 @@ export class Sandbox {
     this.unregister = registerForExitCleanup({
       pids: () => [...this.processes].filter((p) => !p.hasExited()).map((p) => p.pid),
       namespaces: () => [...this.created].reverse(),
-      cleaned: () => removeOwnerMarker(this.prefix),
+      cleaned: () => {
+        removeOwnerMarker(this.prefix);
+        rmSync(this.tmpDir, { recursive: true, force: true });
+      },
     });
     writeOwnerMarker(plan.prefix);
   }

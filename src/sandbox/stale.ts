@@ -6,6 +6,7 @@
  * are never touched.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../net/exec.js';
 import { signal } from './background.js';
@@ -74,6 +75,10 @@ export async function sweepStaleSandboxes(): Promise<string[]> {
       for (const p of pids.stdout.split(/\s+/).filter(Boolean).map(Number)) if (p > 1) signal(p, 'SIGKILL');
     }
     for (const ns of names) await deleteNamespace(ns).catch(() => { /* reported by the next sweep */ });
+    // Its private directory (builder.ts: mkdtemp of <tmpdir>/<prefix>).
+    for (const d of readdirSync(tmpdir())) {
+      if (d.startsWith(prefix)) rmSync(join(tmpdir(), d), { recursive: true, force: true });
+    }
     removeOwnerMarker(prefix);
     swept.push(prefix);
   }

@@ -6,8 +6,9 @@
 //   { kind: 'wait-sync', addr, port, since, requireQueued?, timeoutMs? }       polls kpx's /metrics
 // Output (stdout, JSON): one result per request, in order (ms: how long it took):
 //   { ok: true, ms, status?, pod?, clientAddr?, clientPort?, port?, body? } | { ok: false, ms, error, detail? }
-// SAFETY: it refuses to run in the host's network namespace (same netns inode as pid 1) unless every
-// target is a loopback address, and with expectNetns it must be in exactly that named namespace.
+// SAFETY: it refuses to run in the host's network namespace (the netns of pid 1, or the one hostNetnsIno
+// names: the sandbox's driver runs in the host's) unless every target is a loopback address, and with
+// expectNetns it must be in exactly that named namespace.
 import { statSync, readFileSync } from 'node:fs';
 import { connect, isIPv4, isIPv6 } from 'node:net';
 import { createSocket } from 'node:dgram';
@@ -44,6 +45,7 @@ if (hostInodes.includes(self) && !onlyLoopback) {
   refuse('this is the host network namespace; run it with `ip netns exec <sandbox namespace>`');
 }
 if (job.expectNetns) {
+  if (!/^[A-Za-z0-9_.-]+$/.test(job.expectNetns) || job.expectNetns.startsWith('.')) refuse(`bad namespace name ${JSON.stringify(job.expectNetns)}`);
   let want;
   try { want = statSync(`/run/netns/${job.expectNetns}`).ino; } catch { refuse(`namespace ${job.expectNetns} does not exist`); }
   if (want !== self) refuse(`not inside namespace ${job.expectNetns}`);

@@ -8,6 +8,7 @@
 import { statSync } from 'node:fs';
 import { exec } from '../net/exec.js';
 import { CommandError } from '../util/errors.js';
+import { assertSandboxNamespace } from './netns.js';
 import { nodeBinary, scriptPath } from './scripts.js';
 
 export type Proto = 'tcp' | 'udp';
@@ -94,6 +95,7 @@ export class TrafficClientError extends Error {
  * namespace: it then refuses unless every target is loopback (used to prove that refusal).
  */
 export async function runClient(fromNs: string | null, requests: readonly ClientRequest[], concurrency = 4): Promise<RawResult[]> {
+  if (fromNs !== null) assertSandboxNamespace(fromNs);
   // Our own namespace is the host's (the sandbox is driven from there): the client refuses to run in it.
   const hostNetnsIno = statSync('/proc/self/ns/net').ino;
   const input = JSON.stringify({ hostNetnsIno, expectNetns: fromNs ?? undefined, concurrency, requests });

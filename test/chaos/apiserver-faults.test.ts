@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
-import { ChaosCluster, printFaultTable, rowFrom, serviceSpec, sleep, SYNC_PERIOD_MS, type FaultRow } from '../support/chaos-cluster.js';
+import { ChaosCluster, LOAD_RATE, printFaultTable, rowFrom, serviceSpec, sleep, SYNC_PERIOD_MS, type FaultRow } from '../support/chaos-cluster.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
 const skip = notReadyReason('iptables');
@@ -18,7 +18,7 @@ describe('chaos: API server faults under continuous load (iptables mode)', { ski
 
   before(async () => { c = await ChaosCluster.create(); }, { timeout: 120_000 });
   after(async () => {
-    printFaultTable('chaos: API server faults (iptables mode, 120 req/s over 3 ClusterIP services)', rows);
+    printFaultTable(`chaos: API server faults (iptables mode, ${LOAD_RATE} req/s over 3 ClusterIP services and a pod IP)`, rows);
     await c?.destroy();
   }, { timeout: 60_000 });
 

@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { exec } from '../../src/net/exec.js';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
-import { ChaosCluster, printFaultTable, rowFrom, sleep, type FaultRow } from '../support/chaos-cluster.js';
+import { ChaosCluster, LOAD_RATE, printFaultTable, rowFrom, sleep, type FaultRow } from '../support/chaos-cluster.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
 const skip = notReadyReason('iptables');
@@ -47,7 +47,7 @@ describe('chaos: the xtables lock is held by another process (iptables mode)', {
     });
   }, { timeout: 120_000 });
   after(async () => {
-    printFaultTable('chaos: xtables lock (iptables mode on the legacy backend, 120 req/s over 3 ClusterIP services)', rows);
+    printFaultTable(`chaos: xtables lock (iptables mode on the legacy backend, ${LOAD_RATE} req/s over 3 ClusterIP services and a pod IP)`, rows);
     await c?.destroy();
   }, { timeout: 60_000 });
 

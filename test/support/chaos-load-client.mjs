@@ -45,15 +45,41 @@ const drainWaiters = [];
 
 function bucket(name) {
   let c = counts.get(name);
-  if (!c) { c = { sent: 0, ok: 0, failed: 0, errors: {} }; counts.set(name, c); }
+  if (!c) { c = { sent: 0, ok: 0, failed: 0, stalled: 0, errors: {} }; counts.set(name, c); }
   return c;
+}
+
+// This process's own starvation. On a busy machine the client itself can be descheduled for longer than
+// a request's timeout: its timers then fire late and every request in flight "times out" although the
+// network path was fine (the SYN was never even sent, or the answer sat unread). The lag monitor
+// measures how late a 10 ms timer fires; a timeout during which this process stalled for more than
+// STALL_FRACTION of the timeout is counted as `stalled`, apart from `failed`, and reported.
+const STALL_FRACTION = 0.3;
+let loopStalls = [];
+let lastBeat = Date.now();
+setInterval(() => {
+  const now = Date.now();
+  const lag = now - lastBeat - 10;
+  lastBeat = now;
+  if (lag > 50) {
+    loopStalls.push({ at: now, lag });
+    if (loopStalls.length > 500) loopStalls = loopStalls.slice(-250);
+  }
+}, 10);
+
+/** The longest stall of this process between two times. */
+function stalledBetween(from, to) {
+  let worst = 0;
+  for (const s of loopStalls) if (s.at >= from && s.at - s.lag <= to) worst = Math.max(worst, s.lag);
+  return worst;
 }
 
 function snapshot() {
   const perTarget = {};
   for (const t of targets) perTarget[t.name] = { ...bucket(t.name), errors: { ...bucket(t.name).errors } };
   for (const [name, c] of counts) if (!perTarget[name]) perTarget[name] = { ...c, errors: { ...c.errors } };
-  return { perTarget, inFlight, failures: failures.slice(-60), at: Date.now() };
+  const worstStall = loopStalls.reduce((m, s) => Math.max(m, s.lag), 0);
+  return { perTarget, inFlight, failures: failures.slice(-60), worstStall, at: Date.now() };
 }
 
 function classify(err) {
@@ -73,16 +99,20 @@ function one(target) {
   const sock = connect({ host: target.addr, port: target.port, noDelay: true });
   let got = '';
   let settled = false;
+  let connected = false;
   const finish = (error) => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
     sock.destroy();
     inFlight--;
-    if (error) {
+    if (error === 'timeout' && stalledBetween(started, Date.now()) > STALL_FRACTION * timeoutMs) {
+      c.stalled++;
+      failures.push({ target: target.name, error: 'client-stalled', at: started, ms: Date.now() - started, connected });
+    } else if (error) {
       c.failed++;
       c.errors[error] = (c.errors[error] ?? 0) + 1;
-      failures.push({ target: target.name, error, at: started, ms: Date.now() - started });
+      failures.push({ target: target.name, error, at: started, ms: Date.now() - started, connected });
       if (failures.length > 200) failures = failures.slice(-100);
     } else {
       c.ok++;
@@ -91,7 +121,7 @@ function one(target) {
   };
   const timer = setTimeout(() => finish('timeout'), timeoutMs);
   sock.setEncoding('utf8');
-  sock.on('connect', () => sock.write(`GET / HTTP/1.1\r\nHost: ${target.addr}\r\nConnection: close\r\n\r\n`));
+  sock.on('connect', () => { connected = true; sock.write(`GET / HTTP/1.1\r\nHost: ${target.addr}\r\nConnection: close\r\n\r\n`); });
   sock.on('data', (d) => {
     got += d;
     const m = /^HTTP\/1\.[01] (\d{3})/.exec(got);
@@ -124,7 +154,7 @@ const commands = {
     return snapshot();
   },
   report() { return snapshot(); },
-  reset() { counts = new Map(); failures = []; return snapshot(); },
+  reset() { counts = new Map(); failures = []; loopStalls = []; return snapshot(); },
   async drain() {
     sending = false;
     if (inFlight > 0) await new Promise((r) => drainWaiters.push(r));

@@ -82,7 +82,7 @@ describe('ipvs mode: service traffic through a real IPVS', () => {
     try {
       await c.change((dir) => dir.writeEndpoints(drain, [endpointFor(sb.pod('pod1'))]));
       // IPVS may count the idle keep-alive connection as active or inactive; either way it is still there.
-      const row = new RegExp(`${sb.pod('pod2').ip.replace(/\./g, '\\.')}:8080\\s+Masq\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)`).exec(await ipvsadm(sb.ns('node1')));
+      const row = new RegExp(`${sb.pod('pod2').ip.replace(/\./g, '\\.')}:8080\\s+Masq\\s+(\\d+)\\s+(\\d+)\\s+(\\d+)`).exec((await exec('ipvsadm', ['-Ln', '-t', `${drain.clusterIP}:80`], { netns: sb.ns('node1') })).stdout);
       assert.ok(row, 'pod2 is still a real server while it drains');
       assert.equal(row[1], '0', 'pod2 drains at weight 0');
       assert.ok(Number(row[2]) + Number(row[3]) >= 1, 'pod2 still has its connection');

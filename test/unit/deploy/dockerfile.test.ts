@@ -226,10 +226,12 @@ const missingPackages = [...commandsRunByKpx()]
   .filter(({ p }) => p === undefined || (!ESSENTIAL.has(p) && !runtimePackages.includes(p)));
 
 test('the runtime image provides every external command kpx runs', {
-  // procps (sysctl) is not in node:24-bookworm-slim: kpx's sysctl reads then fail, so route_localnet,
-  // the conntrack limits and the ipvs sysctls are silently not set. deploy/Dockerfile is the lead's file;
-  // this is reported, not loosened: it becomes a passing test once the package is added.
-  todo: missingPackages.some(({ p }) => p === 'procps') ? 'deploy/Dockerfile lacks procps (sysctl)' : undefined,
+  // procps (sysctl) is not in node:24-bookworm-slim (priority "important", not in slim images) nor in the
+  // dependencies of the packages installed. Without it the iptables mode's init() cannot set
+  // route_localnet and throws KPX_SYSCTL (with localhostNodePorts, the default), and the ipvs mode's
+  // sysctls are not set. deploy/Dockerfile is the lead's file: reported, not loosened; this becomes a
+  // passing test once procps is installed.
+  todo: missingPackages.some(({ p }) => p === 'procps') ? 'deploy/Dockerfile lacks procps (sysctl): the iptables mode cannot init in the image' : undefined,
 }, () => {
   assert.ok(commandsRunByKpx().has('iptables') || commandsRunByKpx().has('ip'), 'the scan found kpx\'s commands');
   assert.deepEqual(missingPackages.map(({ c, p }) => `${c} (${p ?? 'unknown package'})`), [], 'commands kpx runs that the image lacks');

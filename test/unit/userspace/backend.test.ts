@@ -27,14 +27,14 @@ class RecordingIptables implements PortalIptables {
   }
 }
 
-function makeBackend(t: import('node:test').TestContext, more: { portRange?: string; maxConnectionsPerService?: number } = {}) {
+function makeBackend(t: import('node:test').TestContext, more: { portRange?: string; maxConnectionsPerService?: number; workerThreads?: number } = {}) {
   const config = defaultConfig();
   config.mode = 'userspace';
   config.bindAddress = '127.0.0.1';
   config.portRange = more.portRange ?? '';
   const iptables = new RecordingIptables();
   const log = memoryLog();
-  const backend = new UserspaceBackend({ family: 'IPv4', config, log, registry: new Registry(), clusterCIDR: '', iptables, maxConnectionsPerService: more.maxConnectionsPerService });
+  const backend = new UserspaceBackend({ family: 'IPv4', config, log, registry: new Registry(), clusterCIDR: '', iptables, maxConnectionsPerService: more.maxConnectionsPerService, workerThreads: more.workerThreads });
   t.after(() => backend.close());
   return { backend, iptables, log };
 }
@@ -187,4 +187,62 @@ test('close() closes every listener; cleanup() removes the chains and their jump
   assert.match(iptables.last, /^-D PREROUTING .* -j KUBE-PORTALS-CONTAINER$/m);
   assert.match(iptables.last, /^-X KUBE-PORTALS-CONTAINER$/m);
   await sleep(1);
+});
+
+test('describe() shows the listeners and the portal rules a state needs, without binding anything', async () => {
+  const { mode } = await import('../../../modes/userspace/index.js');
+  const config = defaultConfig();
+  config.mode = 'userspace';
+  const sp = servicePort({ name: 'web', nodePort: 30080, externallyAccessible: true, affinityTimeoutSeconds: 60, endpoints: [endpoint('10.244.0.11', 8080)] });
+  const text = mode.describe(proxyState([sp]), { family: 'IPv4', config, log: memoryLog(), registry: new Registry(), clusterCIDR: '' });
+  assert.match(text, /^listen TCP 0\.0\.0\.0:0 default\/web\|TCP\|portal endpoints=10\.244\.0\.11:8080 affinity=ClientIP\/60s$/m);
+  assert.match(text, /^listen TCP 0\.0\.0\.0:30080 default\/web\|TCP\|nodeport /m);
+  assert.match(text, /^-A KUBE-NODEPORT-CONTAINER .* --dport 30080 -j REDIRECT --to-ports 30080$/m);
+});
+
+test('a changed node port closes the old node-port listener and opens the new one', async (t) => {
+  const [a] = await pods(t, 'pod-a');
+  const { backend } = makeBackend(t);
+  const free = async () => {
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const p = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    return p;
+  };
+  const [p1, p2] = [await free(), await free()];
+  await backend.sync(proxyState([web([a], { nodePort: p1, externallyAccessible: true })]), full);
+  const portal = backend.listeners.get('default/web|TCP|portal')!.port;
+  await backend.sync(proxyState([web([a], { nodePort: p2, externallyAccessible: true })]), partial('default/web'));
+  assert.equal(backend.listeners.get('default/web|TCP|nodeport')?.port, p2);
+  assert.equal(backend.listeners.get('default/web|TCP|portal')?.port, portal, 'the ClusterIP listener is untouched');
+  await assert.rejects(connectAndReadName(p1));
+  assert.equal((await connectAndReadName(p2)).name, 'pod-a');
+});
+
+test('worker threads share a listener: one global rotation, endpoint updates at once, one connection cap', async (t) => {
+  const [a, b, c] = await pods(t, 'pod-a', 'pod-b', 'pod-c');
+  const { backend, iptables } = makeBackend(t, { workerThreads: 2, maxConnectionsPerService: 30 });
+  await backend.sync(proxyState([web([a, b])]), full);
+  const live = backend.listeners.get('default/web|TCP|portal')!;
+  assert.equal(live.shared, true, 'the listener is bound in the worker threads too');
+  const port = portalPort(iptables.last, '10.96.0.10');
+  const open = [];
+  for (let i = 0; i < 20; i++) open.push(await connectAndReadName(port));
+  const names = open.map((o) => o.name);
+  for (let i = 1; i < names.length; i++) assert.notEqual(names[i], names[i - 1], `one rotation across threads: ${names.join(',')}`);
+  const onMain = (live.proxy as import('../../../modes/userspace/tcp-proxy.js').TcpProxy).connectionCount;
+  assert.ok(onMain < 20, `the kernel spread connections over the threads (main thread holds ${onMain} of 20)`);
+
+  await backend.sync(proxyState([web([c])]), partial('default/web'));
+  for (let i = 0; i < 6; i++) {
+    const n = await connectAndReadName(port);
+    assert.equal(n.name, 'pod-c', 'every thread uses the new endpoints as soon as the sync returns');
+    open.push(n);
+  }
+  for (const o of open.slice(0, 20)) assert.equal(await roundTrip(o.socket, 'x'), 'x', 'open connections are untouched');
+  // 26 open; the cap is 30 over all threads together.
+  for (let i = 0; i < 4; i++) open.push(await connectAndReadName(port));
+  for (let i = 0; i < 5; i++) await assert.rejects(connectAndReadName(port), /closed before a name arrived/);
+  for (const o of open) o.socket.destroy();
 });

@@ -8,13 +8,13 @@
 import { closeSync, openSync, readdirSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
-import { TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
+import { ConnectionBudget, TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
 import { log } from '../../../src/util/log.js';
 
 const backendPort = Number(process.argv[2]);
 const lb = new LoadBalancer();
 lb.update('svc', [{ key: `127.0.0.1:${backendPort}`, ip: '127.0.0.1', port: backendPort }], 0);
-const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100_000 }, log, acceptRetryMs: 50 });
+const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100_000), log, acceptRetryMs: 50 });
 const port = await proxy.listen('127.0.0.1', 0);
 process.stdout.write(`PORT ${port} FDS ${readdirSync('/proc/self/fd').length}\n`);
 const filler: number[] = [];

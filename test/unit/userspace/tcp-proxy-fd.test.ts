@@ -23,6 +23,7 @@ test('out of file descriptors, the proxy pauses accepting, never crashes, and se
     child.once('exit', (code) => reject(new Error(`helper exited ${code}: ${stderr}`)));
   });
   const port = Number((await next('PORT ')).split(' ')[1]);
+  const step = (m: string) => { if (process.env.KPX_DEBUG_FD) process.stderr.write(`fd-test: ${m}\n`); };
 
   const clients: net.Socket[] = [];
   let served = 0;
@@ -35,6 +36,7 @@ test('out of file descriptors, the proxy pauses accepting, never crashes, and se
     s.on('error', () => {});
     s.on('close', () => { refused++; clearTimeout(timer); resolve(); });
   })));
+  step(`flood: served ${served} refused ${refused}`);
   assert.ok(served > 0, 'some connections were served');
   assert.ok(served < 60, `the descriptor limit was actually reached (served ${served}, refused ${refused})`);
   assert.equal(served + refused, 60, 'every client over the limit was refused at once, none left hanging');
@@ -55,21 +57,30 @@ test('out of file descriptors, the proxy pauses accepting, never crashes, and se
   assert.equal(name, 'pod-a');
 
   // Deterministic: one descriptor left, so the next client is accepted and its dial fails with EMFILE.
+  // First every flood connection must be gone, or its descriptors would free up after the fill.
+  for (let i = 0; i < 100; i++) {
+    child.stdin.write('stat\n');
+    if ((await next('STAT ')).split(' ').map(Number)[2] === 0) break;
+    await sleep(50);
+  }
+  await sleep(200);
   child.stdin.write('fill\n');
-  await next('FILLED ');
+  step((await next('FILLED ')));
   const refusedClient = await new Promise<string>((resolve) => {
     const s = net.connect({ port, host: '127.0.0.1' });
     let got = '';
-    s.on('data', (d) => { got += d.toString(); });
+    s.on('data', (d) => { got += d.toString(); s.destroy(); });
     s.on('error', () => {});
     s.on('close', () => resolve(got));
   });
+  step('refused client closed');
   assert.equal(refusedClient, '', 'the client whose dial had no descriptor is closed at once');
   child.stdin.write('stat\n');
   const paused = (await next('STAT ')).split(' ').map(Number);
   assert.ok(paused[1] >= 1 && paused[3] === 1, `accepting is paused (${paused.join(' ')})`);
   child.stdin.write('release\n');
   await next('RELEASED');
+  step('released');
   let after = '';
   for (let i = 0; i < 40 && !after; i++) {
     after = await new Promise<string>((resolve) => {

@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
-import { TcpProxy, type ConnectionBudget } from '../../../modes/userspace/tcp-proxy.js';
+import { ConnectionBudget, TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
 import { connectAndReadName, connectExpectingClose, endpoint, memoryLog, nameEchoServer, roundTrip, sleep, type NamedServer } from './fixtures.js';
 
 async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number } = {}) {
   const lb = new LoadBalancer();
   lb.update('svc', servers.map((s) => endpoint('127.0.0.1', s.port)), opts.affinity ?? 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? { open: 0, max: 1000 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? new ConnectionBudget(1000), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { lb, proxy, port };
@@ -61,7 +61,7 @@ test('a dead endpoint is skipped and every request still succeeds', async (t) =>
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 0);
   const log = memoryLog();
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   for (let i = 0; i < 4; i++) {
@@ -77,7 +77,7 @@ test('a dead endpoint with affinity: the client is moved to a live one and stays
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 10800);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   for (let i = 0; i < 3; i++) {
@@ -98,7 +98,7 @@ test('only dead endpoints: the client is closed after the attempts, quickly when
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 100 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   const r = await connectExpectingClose(port);
@@ -148,7 +148,7 @@ test('a 100 MB transfer arrives intact in both directions at once (sha256)', asy
   const bp = await backendPort.promise;
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', bp)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -176,7 +176,7 @@ test('half-close: a client that ends its side still reads the reply', async (t) 
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   const reply = await new Promise<string>((resolve, reject) => {
@@ -200,7 +200,7 @@ test('an error on one side destroys the other side too', async (t) => {
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   const c = net.connect({ port, host: '127.0.0.1' });
@@ -214,7 +214,7 @@ test('an error on one side destroys the other side too', async (t) => {
 
 test('the connection cap refuses new connections at once and leaves open ones working', async (t) => {
   const [a] = await servers(t, 'pod-a');
-  const budget = { open: 0, max: 2 };
+  const budget = new ConnectionBudget(2);
   const { port } = await proxyFor(t, [a], { budget });
   const c1 = await connectAndReadName(port);
   const c2 = await connectAndReadName(port);
@@ -237,7 +237,7 @@ test('endpoint churn under continuous load loses no established connection', asy
   const lb = new LoadBalancer();
   const set = (idx: number[]) => lb.update('svc', idx.map((i) => endpoint('127.0.0.1', pods[i].port)), 0);
   set([0, 1]);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 1000 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(1000), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -280,7 +280,7 @@ test('close() stops listening, destroys its connections and frees the port', asy
   const [a] = await servers(t, 'pod-a');
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', a.port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: { open: 0, max: 10 }, log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
   const port = await proxy.listen('127.0.0.1', 0);
   const c = await connectAndReadName(port);
   // The proxy's side closes: the client sees end-of-stream (it is half-open aware, so it waits for 'end').
