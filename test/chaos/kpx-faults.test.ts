@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
 import {
-  ChaosCluster, childrenOf, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
+  assertKeptTraffic, ChaosCluster, childrenOf, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
 } from '../support/chaos-cluster.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
@@ -123,7 +123,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
       `${caught ? `killed while ${caught} ran` : 'no iptables child seen in 15 s; killed between syncs'} after ${flips} changes; down ${2000 + restartMs} ms; service rules missing ${rulesMissingMs} ms during the restart (${samples} samples)`);
     rows.push(row);
     killRow = row;
-    killFailures = JSON.stringify(snap.failures.slice(0, 5));
+    killFailures = JSON.stringify(snap.failures.slice(0, 8));
     const afterRestart = await c.kubeRules();
     assert.deepEqual(afterRestart.split('\n'), reference.split('\n'), 'rules after the restart differ from the uninterrupted run');
   });
@@ -135,7 +135,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
   it('no request fails across the SIGKILL and the restart, and the rules never go missing', () => {
     assert.ok(killRow, 'the SIGKILL scenario ran');
     assert.equal(rulesMissingMs, 0, `the restarting kpx removed its own service rules for ${rulesMissingMs} ms`);
-    assert.equal(killRow.failed, 0, `requests failed: ${killFailures}`);
+    assertKeptTraffic(killRow, killFailures);
   });
 
   it('counts a failed iptables-restore, retries with full syncs, keeps traffic flowing, then applies the change', async () => {
@@ -186,7 +186,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
       `restore failures counted ${failures - failures0}+, ${failedLines.length} failed syncs logged; change applied ${applied} ms after the fix by a full sync`);
     rows.push(row);
     assert.ok(!c.kpx.proc.hasExited(), 'kpx is still running');
-    assert.equal(row.failed, 0, `requests failed: ${JSON.stringify(snap.failures)}`);
+    assertKeptTraffic(row, JSON.stringify(snap.failures));
   });
 
   it(`absorbs endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s) with syncs bounded by min-sync-period and no failed request`, async () => {
@@ -229,7 +229,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     assert.ok(sent >= CHURN_PER_SECOND * CHURN_SECONDS * 0.9, `the churn reached its rate (${sent} changes)`);
     assert.ok(syncs <= bound, `syncs bounded by min-sync-period: ${syncs} > ${bound}`);
     assert.ok(syncs >= 5, `kpx kept syncing during the churn (${syncs})`);
-    assert.equal(row.failed, 0, `requests to ready endpoints failed: ${JSON.stringify(snap.failures)}`);
+    assertKeptTraffic(row, JSON.stringify(snap.failures));
   });
   it('restores its rules within one sync period after someone flushes the nat table', async () => {
     const reference = await c.kubeRules();
@@ -254,7 +254,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     const row = rowFrom('nat table flushed: after restore (2 s)', afterSnap);
     rows.push(row);
     assert.ok(restoredMs <= SYNC_PERIOD_MS + 1500, `restored within one sync period (${restoredMs} ms)`);
-    assert.equal(row.failed, 0, 'no request fails once the rules are back');
+    assertKeptTraffic(row, JSON.stringify(afterSnap.failures));
   });
 
 });

@@ -110,6 +110,9 @@ function one(target) {
       c.stalled++;
       failures.push({ target: target.name, error: 'client-stalled', at: started, ms: Date.now() - started, connected });
     } else if (error) {
+      // A timeout with the connection up is a slow answer (the pod or this client was slow); without it
+      // the SYN went unanswered, which is what a missing or wrong DNAT rule looks like.
+      if (error === 'timeout') error = connected ? 'response-timeout' : 'connect-timeout';
       c.failed++;
       c.errors[error] = (c.errors[error] ?? 0) + 1;
       failures.push({ target: target.name, error, at: started, ms: Date.now() - started, connected });

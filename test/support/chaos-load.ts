@@ -26,14 +26,19 @@ export interface LoadTarget {
 export interface TargetCounts {
   sent: number;
   ok: number;
+  /** Every request that failed: refused, reset, unreachable, connect-timeout, response-timeout, ... */
   failed: number;
+  /** Timeouts while this client process itself was starved (not failed; reported apart). */
+  stalled: number;
   errors: Record<string, number>;
 }
 
 export interface LoadSnapshot {
   perTarget: Record<string, TargetCounts>;
   inFlight: number;
-  failures: { target: string; error: string; at: number; ms: number }[];
+  failures: { target: string; error: string; at: number; ms: number; connected?: boolean }[];
+  /** The longest stall of the client's event loop in the window, ms. */
+  worstStall: number;
   at: number;
 }
 
@@ -103,15 +108,17 @@ export class ChaosLoad {
 }
 
 /** Sums the counts of some targets (all when `names` is omitted). */
-export function totals(snap: LoadSnapshot, names?: readonly string[]): { sent: number; failed: number; errors: Record<string, number> } {
+export function totals(snap: LoadSnapshot, names?: readonly string[]): { sent: number; failed: number; stalled: number; errors: Record<string, number> } {
   let sent = 0;
   let failed = 0;
+  let stalled = 0;
   const errors: Record<string, number> = {};
   for (const [name, c] of Object.entries(snap.perTarget)) {
     if (names && !names.includes(name)) continue;
     sent += c.sent;
     failed += c.failed;
+    stalled += c.stalled ?? 0;
     for (const [k, v] of Object.entries(c.errors)) errors[k] = (errors[k] ?? 0) + v;
   }
-  return { sent, failed, errors };
+  return { sent, failed, stalled, errors };
 }
