@@ -406,6 +406,20 @@ export class IptablesBackend implements Backend {
    * chains, and the jumps to them from built-in chains. Nothing else: other programs' rules stay as they
    * are, and KUBE-FIREWALL stays (kubelet owns it too, and route_localnet may still be set). Idempotent.
    */
+  /**
+   * The iptables mode ran here when nat holds its canary or a per-service chain. Another mode starting up
+   * cleans up after this one only then: the ipvs mode shares KUBE-SERVICES and KUBE-POSTROUTING with it.
+   */
+  async hasLeftovers(): Promise<boolean> {
+    let nat: string;
+    try {
+      nat = await this.ipt.save('nat');
+    } catch {
+      return false;
+    }
+    return [...nat.matchAll(/^:(KUBE-\S+)/gm)].some(([, chain]) => chain === KUBE_PROXY_CANARY || isServiceChainName(chain!));
+  }
+
   async cleanup(): Promise<void> {
     this.foreign = undefined;
     const plan = cleanupInput(parseSave(await this.ipt.save()));

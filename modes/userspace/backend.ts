@@ -22,7 +22,7 @@ import { TcpWorkerPool } from './tcp-workers.js';
 import { planListeners } from './listener-plan.js';
 import { ListenerTable } from './listeners.js';
 import { parsePortRange } from './port-range.js';
-import { missingJumpLines, renderCleanup, renderPortalRules, type SavedTables } from './portal-rules.js';
+import { FILTER_CHAINS, NAT_CHAINS, missingJumpLines, renderCleanup, renderPortalRules, type SavedTables } from './portal-rules.js';
 
 /** The part of src/net/iptables.ts the userspace mode uses (so tests can hand in the real one for a netns). */
 export interface PortalIptables {
@@ -132,6 +132,12 @@ export class UserspaceBackend implements Backend {
     await this.#opts.iptables.restore(renderCleanup(await this.#save()), { noFlush: true });
     this.#lastRules = '';
     this.#checkJumps = true;
+  }
+
+  /** hasLeftovers: whether any of the userspace chains exists (so another mode's start skips a needless cleanup). */
+  async hasLeftovers(): Promise<boolean> {
+    const saved = await this.#save();
+    return NAT_CHAINS.some((c) => saved.nat.includes(`:${c} `)) || FILTER_CHAINS.some((c) => saved.filter.includes(`:${c} `));
   }
 
   async #save(): Promise<SavedTables> {

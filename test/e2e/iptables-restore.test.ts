@@ -243,3 +243,15 @@ test('IPv6 rules load with ip6tables-restore', async (t) => {
   await b.cleanup();
   assert.doesNotMatch((await exec('ip6tables-save', [], { netns: ns })).stdout, /KUBE-/);
 });
+
+test('the iptables mode reports leftovers only once it has run, and none after cleanup (mode-switch cleanup is gated on it)', async (t) => {
+  const ns = await namespace(t);
+  const b = backend(ns);
+  assert.equal(await b.hasLeftovers(), false, 'a fresh namespace');
+  await b.init();
+  const r = await b.sync(proxyState(overallServices()), { full: true, services: new Set() });
+  assert.ok(r.ok);
+  assert.equal(await b.hasLeftovers(), true, 'after a sync');
+  await b.cleanup();
+  assert.equal(await b.hasLeftovers(), false, 'after cleanup');
+});

@@ -15,6 +15,7 @@ const web: ServiceSpec = { name: 'web', clusterIP: '10.96.0.10', ports: [{ port:
 const sticky: ServiceSpec = { name: 'sticky', clusterIP: '10.96.0.14', ports: [{ port: 80, targetPort: 8080 }], sessionAffinity: 'ClientIP', affinityTimeoutSeconds: 300 };
 const dns: ServiceSpec = { name: 'dns', clusterIP: '10.96.0.12', ports: [{ name: 'dns', port: 53, targetPort: 5353, protocol: 'UDP' }] };
 const flaky: ServiceSpec = { name: 'flaky', clusterIP: '10.96.0.15', ports: [{ port: 80, targetPort: 8080 }] };
+const ghost: ServiceSpec = { name: 'ghost', clusterIP: '10.96.0.18', ports: [{ port: 80, targetPort: 8080 }] };
 const empty: ServiceSpec = { name: 'empty', clusterIP: '10.96.0.13', ports: [{ port: 80, targetPort: 8080 }] };
 const doomed: ServiceSpec = { name: 'doomed', clusterIP: '10.96.0.16', ports: [{ port: 80, targetPort: 8080 }] };
 const np: ServiceSpec = { name: 'np', type: 'NodePort', clusterIP: '10.96.1.10', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] };
@@ -61,6 +62,8 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
       dir.writeService(eip, [pod1!, pod2!]);
       dir.writeService(local, [pod1!, pod3!]);
       dir.writeService(bulk, [pod2!]);
+      // An endpoint address nobody has: its SYNs go unanswered, so only the dial timeout moves on.
+      dir.writeService(ghost, [endpointFor({ name: 'ghost', ip: '10.244.1.99', node: 'node1' }), pod2!]);
     },
   });
 
@@ -126,6 +129,15 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
     const { sb } = c;
     const d = await requestMany(sb.ns('src'), flaky.clusterIP, 80, 'tcp', 8, { concurrency: 1 });
     assert.deepEqual(pods(d.results), Array(8).fill('pod2'));
+  });
+
+  test('an endpoint that never answers is given up after the 250 ms dial timeout and the next one serves', async () => {
+    const { sb } = c;
+    const d = await requestMany(sb.ns('src'), ghost.clusterIP, 80, 'tcp', 4, { concurrency: 1, timeoutMs: 5000 });
+    assert.deepEqual(pods(d.results), Array(4).fill('pod2'));
+    const slow = d.results.filter((r) => r.ms >= 200);
+    assert.equal(slow.length, 2, `the two connections rotated to the silent endpoint waited for the timeout: ${d.results.map((r) => r.ms).join(',')} ms`);
+    assert.ok(slow.every((r) => r.ms < 1500), 'and only for the first timeout');
   });
 
   test('no endpoints: the client\'s connection is closed at once', async () => {

@@ -183,6 +183,7 @@ test('close() closes every listener; cleanup() removes the chains and their jump
   const port = portalPort(iptables.last, '10.96.0.10');
   await backend.close();
   await assert.rejects(connectAndReadName(port));
+  assert.equal(await backend.hasLeftovers(), true);
   await backend.cleanup();
   assert.match(iptables.last, /^-D PREROUTING .* -j KUBE-PORTALS-CONTAINER$/m);
   assert.match(iptables.last, /^-X KUBE-PORTALS-CONTAINER$/m);

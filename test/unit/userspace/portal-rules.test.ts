@@ -176,3 +176,31 @@ test('the rules load with iptables-restore in a namespace, resync idempotently a
   // Cleanup of a clean table is valid too.
   await ipt.restore(renderCleanup(clean), { noFlush: true });
 });
+
+test('the backend against a real iptables: init, sync, resync, cleanup leave nothing behind', async (t) => {
+  const { UserspaceBackend } = await import('../../../modes/userspace/backend.js');
+  const { defaultConfig } = await import('../../../src/config/types.js');
+  const { Registry } = await import('prom-client');
+  const { memoryLog } = await import('./fixtures.js');
+  const ns = `kpx-${randomBytes(3).toString('hex')}-usbackend`;
+  await addNamespace(ns);
+  t.after(() => deleteNamespace(ns));
+  const ipt = new Iptables({ family: 'IPv4', netns: ns });
+  const config = defaultConfig();
+  config.bindAddress = '127.0.0.1'; // listeners bind on this process's loopback; only the rules go to the namespace
+  const backend = new UserspaceBackend({ family: 'IPv4', config, log: memoryLog(), registry: new Registry(), clusterCIDR: '', iptables: ipt, workerThreads: 0 });
+  t.after(() => backend.close());
+  assert.equal(await backend.hasLeftovers(), false);
+  await backend.init();
+  const st = proxyState([dns]);
+  assert.deepEqual(await backend.sync(st, { full: true, services: new Set() }), { ok: true });
+  assert.deepEqual(await backend.sync(st, { full: true, services: new Set() }), { ok: true });
+  const nat = await ipt.save('nat');
+  const port = backend.listeners.get('default/dns|UDP|portal')!.port;
+  assert.ok(nat.includes(`-A KUBE-PORTALS-CONTAINER -d 10.96.0.53/32 -p udp -m comment --comment "default/dns" -m udp --dport 53 -j DNAT --to-destination 127.0.0.1:${port}`), nat);
+  assert.equal(nat.split('\n').filter((l) => l.endsWith('-j KUBE-PORTALS-CONTAINER')).length, 1, 'a full resync does not duplicate jumps');
+  assert.equal(await backend.hasLeftovers(), true);
+  await backend.cleanup();
+  assert.equal(await backend.hasLeftovers(), false);
+  assert.doesNotMatch(await ipt.save('nat') + await ipt.save('filter'), /KUBE-/);
+});
