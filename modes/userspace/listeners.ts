@@ -176,7 +176,8 @@ export class ListenerTable {
       this.#budgets.set(spec.servicePortKey, budget);
     }
     const wantsSourceAddress = () => balancer.hasAffinity(spec.id);
-    return new TcpProxy({ name: spec.id, pick, wantsSourceAddress, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
+    const dialFailed = (t: { key: string }) => balancer.failed(spec.id, t.key);
+    return new TcpProxy({ name: spec.id, pick, dialFailed, wantsSourceAddress, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
   }
 
   async #close(id: string, l: LiveListener): Promise<void> {

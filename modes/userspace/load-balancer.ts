@@ -23,6 +23,8 @@ interface Affinity {
 
 interface Balancer {
   targets: Target[];
+  /** Endpoint key → time until which a failed dial keeps it out of rotation. */
+  penalized: Map<string, number>;
   byKey: Map<string, Target>;
   /**
    * The rotation position, in shared memory: worker threads serving the same listener (SO_REUSEPORT)
@@ -34,6 +36,13 @@ interface Balancer {
   affinity: Map<string, Affinity>;
   lastSweepMs: number;
 }
+
+/**
+ * How long an endpoint whose dial failed is skipped while others remain (undici's balanced pool
+ * penalises failing upstreams the same way). Without it, round robin over [dead, live] sends every new
+ * connection to the dead one first, each paying a dial timeout.
+ */
+export const FAILURE_PENALTY_MS = 5_000;
 
 /** How often (at most) expired affinity entries are swept, so a flood of one-off clients cannot grow the map forever. */
 const SWEEP_INTERVAL_MS = 60_000;
@@ -54,13 +63,14 @@ export class LoadBalancer {
     let b = this.#balancers.get(id);
     const now = this.#clock.now();
     if (!b) {
-      b = { targets: [], byKey: new Map(), rotation: new Int32Array(new SharedArrayBuffer(4)), affinityMs: 0, affinity: new Map(), lastSweepMs: now };
+      b = { targets: [], penalized: new Map(), byKey: new Map(), rotation: new Int32Array(new SharedArrayBuffer(4)), affinityMs: 0, affinity: new Map(), lastSweepMs: now };
       this.#balancers.set(id, b);
     }
     const targets = endpoints.map((e) => ({ key: e.key, ip: e.ip, port: e.port }));
     if (!sameTargets(b.targets, targets)) {
       b.targets = targets;
       b.byKey = new Map(targets.map((t) => [t.key, t]));
+      for (const key of b.penalized.keys()) if (!b.byKey.has(key)) b.penalized.delete(key);
       for (const [client, a] of b.affinity) {
         const still = b.byKey.get(a.target.key);
         if (still) a.target = still;
@@ -98,6 +108,12 @@ export class LoadBalancer {
     return (this.#balancers.get(id)?.affinityMs ?? 0) > 0;
   }
 
+  /** failed records a failed dial: the endpoint is skipped for FAILURE_PENALTY_MS while another is usable. */
+  failed(id: string, key: string): void {
+    const b = this.#balancers.get(id);
+    if (b?.byKey.has(key)) b.penalized.set(key, this.#clock.now() + FAILURE_PENALTY_MS);
+  }
+
   /** endpointCount is what a listener checks to refuse a client at once when there is nothing to dial. */
   endpointCount(id: string): number {
     return this.#balancers.get(id)?.targets.length ?? 0;
@@ -128,11 +144,23 @@ export class LoadBalancer {
   }
 
   /** Next in rotation; skips `avoid` (the endpoint that just failed) when there is another choice. */
+  /** Next in rotation, skipping `avoid` (the endpoint that just failed) and penalised endpoints while another is left. */
   #rotate(b: Balancer, avoid: Target | undefined): Target {
     const n = b.targets.length;
-    let t = b.targets[(Atomics.add(b.rotation, 0, 1) >>> 0) % n];
-    if (avoid && t.key === avoid.key && n > 1) t = b.targets[(Atomics.add(b.rotation, 0, 1) >>> 0) % n];
-    return t;
+    const now = b.penalized.size ? this.#clock.now() : 0;
+    let first: Target | undefined;
+    for (let i = 0; i < n; i++) {
+      const t = b.targets[(Atomics.add(b.rotation, 0, 1) >>> 0) % n];
+      first ??= t;
+      if (avoid && t.key === avoid.key) continue;
+      const until = b.penalized.get(t.key);
+      if (until !== undefined) {
+        if (until > now) continue;
+        b.penalized.delete(t.key); // served its time: tried again
+      }
+      return t;
+    }
+    return first!;
   }
 
   #sweep(b: Balancer, now: number): void {

@@ -49,6 +49,8 @@ export interface LoadEntry {
   readonly errors: { readonly clusterIp: number; readonly direct: number };
   /** Where it ran: this machine, or the IPVS VM under TCG emulation. */
   readonly environment: string;
+  /** kpx's CPU during the busiest ClusterIP run, in % of one core (the userspace proxy carries the bytes). */
+  readonly kpxCpuPercent: number;
   readonly samples: { readonly clusterIp: readonly number[]; readonly direct: readonly number[] };
 }
 
@@ -116,13 +118,17 @@ async function measureMode(lc: LoadCluster, mode: ProxyMode, o: Options, environ
       const clusterTarget = [`${svc.clusterIP}:${svc.ports[0].port}`];
       const directTargets = lc.backends.map((p) => `${p.ip}:${podPort}`);
       const runs = { clusterIp: [] as Measurement[], direct: [] as Measurement[] };
+      // kpx's own CPU (user+system seconds) during each run: ~0 when the kernel carries the traffic.
+      const kpxCpu = { clusterIp: [] as number[], direct: [] as number[] };
       for (let rep = 0; rep < o.reps; rep++) {
         const order: ('direct' | 'clusterIp')[] = rep % 2 === 0 ? ['direct', 'clusterIp'] : ['clusterIp', 'direct'];
         for (const path of order) {
           await flushConntrack(lc);
+          const cpu0 = cpuSeconds(kpx.proc.pid);
           const m = await measure({ sb: lc.sb, clientNs: lc.client.ns, kind, durationS: o.durationS, connections: o.connections, threads: o.threads },
             path === 'direct' ? directTargets : clusterTarget);
           runs[path].push(m);
+          kpxCpu[path].push(cpuSeconds(kpx.proc.pid) - cpu0);
           say(`${mode} ${kind} ${path}: ${fmtRate(m.rate, m.unit)}, p50 ${m.p50.toFixed(2)} ms, p99 ${m.p99.toFixed(2)} ms${m.errors ? `, ${m.errors} errors` : ''}`);
         }
       }
@@ -134,6 +140,7 @@ async function measureMode(lc: LoadCluster, mode: ProxyMode, o: Options, environ
         clusterIpP50Ms: c.p50, directP50Ms: d.p50, clusterIpP99Ms: c.p99, directP99Ms: d.p99,
         errors: { clusterIp: runs.clusterIp.reduce((a, m) => a + m.errors, 0), direct: runs.direct.reduce((a, m) => a + m.errors, 0) },
         environment,
+        kpxCpuPercent: Math.max(...kpxCpu.clusterIp.map((c) => (100 * c) / o.durationS)),
         samples: { clusterIp: runs.clusterIp.map((m) => m.rate), direct: runs.direct.map((m) => m.rate) },
       });
     }
@@ -141,6 +148,17 @@ async function measureMode(lc: LoadCluster, mode: ProxyMode, o: Options, environ
     await kpx.stop();
   }
   return out;
+}
+
+/** user + system CPU seconds a process has used so far (from /proc; 0 when it is gone). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the "(comm) " prefix; in clock ticks.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 function fmtRate(x: number, unit: string): string {
@@ -242,11 +260,11 @@ async function main(): Promise<void> {
 
 function report(o: Options, argv: readonly string[], started: Date, machine: MachineInfo, entries: LoadEntry[], skipped: string[]): void {
   const command = `npm run perf:load -- ${argv.join(' ')}`.trim();
-  const header = ['mode', 'load', 'ClusterIP', 'direct', 'ratio', 'p50 ClusterIP / direct', 'p99 ClusterIP / direct', 'where'];
+  const header = ['mode', 'load', 'ClusterIP', 'direct', 'ratio', 'p50 ClusterIP / direct', 'p99 ClusterIP / direct', 'kpx CPU', 'where'];
   const rows = entries.map((e) => [
     e.mode, e.kind, fmtRate(e.clusterIp, e.unit), fmtRate(e.direct, e.unit), `${(100 * e.ratio).toFixed(1)}%`,
     `${e.clusterIpP50Ms.toFixed(2)} / ${e.directP50Ms.toFixed(2)} ms`, `${e.clusterIpP99Ms.toFixed(2)} / ${e.directP99Ms.toFixed(2)} ms`,
-    e.environment === 'this machine' ? 'here' : 'VM (TCG)',
+    `${(e.kpxCpuPercent ?? 0).toFixed(0)}%`, e.environment === 'this machine' ? 'here' : 'VM (TCG)',
   ]);
   const targets = evaluateTargets(entries);
   const setup = `${o.pods} backend pods, ${o.connections} connections (${o.threads} wrk threads), ${o.durationS} s per run, best of ${o.reps} alternated runs per path; generators: wrk (HTTP; threads spread over the targets) and src/load's Node bulk reader (bulk), both run in the client pod; kpx entry ${o.entry}`;

@@ -131,13 +131,15 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
     assert.deepEqual(pods(d.results), Array(8).fill('pod2'));
   });
 
-  test('an endpoint that never answers is given up after the 250 ms dial timeout and the next one serves', async () => {
+  test('an endpoint that never answers is given up after the 250 ms dial timeout, then skipped for a while', async () => {
     const { sb } = c;
-    const d = await requestMany(sb.ns('src'), ghost.clusterIP, 80, 'tcp', 4, { concurrency: 1, timeoutMs: 5000 });
-    assert.deepEqual(pods(d.results), Array(4).fill('pod2'));
-    const slow = d.results.filter((r) => r.ms >= 200);
-    assert.equal(slow.length, 2, `the two connections rotated to the silent endpoint waited for the timeout: ${d.results.map((r) => r.ms).join(',')} ms`);
-    assert.ok(slow.every((r) => r.ms < 1500), 'and only for the first timeout');
+    const d = await requestMany(sb.ns('src'), ghost.clusterIP, 80, 'tcp', 6, { concurrency: 1, timeoutMs: 5000 });
+    assert.deepEqual(pods(d.results), Array(6).fill('pod2'));
+    const ms = d.results.map((r) => r.ms);
+    const slow = ms.filter((m) => m >= 200);
+    // Each thread carrying the listener (main + the default one worker on 2 CPUs) learns it once.
+    assert.ok(slow.length >= 1 && slow.length <= 2, `a connection that met the silent endpoint waited for the timeout, later ones did not: ${ms.join(',')} ms`);
+    assert.ok(slow.every((m) => m < 1500), `only for the first timeout: ${ms.join(',')} ms`);
   });
 
   test('no endpoints: the client\'s connection is closed at once', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
+import { FAILURE_PENALTY_MS, LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import type { Clock } from '../../../src/sync/clock.js';
 import { endpoint } from './fixtures.js';
 
@@ -96,4 +96,25 @@ test('balancers are independent per id and removable', () => {
   lb.remove('a');
   assert.equal(lb.has('a'), false);
   assert.equal(lb.endpointCount('b'), 1);
+});
+
+test('a failed endpoint is kept out of rotation for the penalty, then tried again', () => {
+  const clock = fakeClock();
+  const lb = new LoadBalancer({ clock });
+  lb.update('svc', [A, B, C], 0);
+  lb.failed('svc', A.key);
+  const during = Array.from({ length: 6 }, () => lb.nextEndpoint('svc', 'x', false)?.key);
+  assert.ok(!during.includes(A.key), `A skipped: ${during}`);
+  assert.deepEqual(new Set(during), new Set([B.key, C.key]));
+  clock.advance(FAILURE_PENALTY_MS);
+  const after = Array.from({ length: 3 }, () => lb.nextEndpoint('svc', 'x', false)?.key);
+  assert.ok(after.includes(A.key), `A is back: ${after}`);
+});
+
+test('when every endpoint is penalised, one is still handed out (something must be tried)', () => {
+  const lb = new LoadBalancer({ clock: fakeClock() });
+  lb.update('svc', [A, B], 0);
+  lb.failed('svc', A.key);
+  lb.failed('svc', B.key);
+  assert.ok(lb.nextEndpoint('svc', 'x', false));
 });
