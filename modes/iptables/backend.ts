@@ -150,7 +150,10 @@ export class IptablesBackend implements Backend {
     this.family = opts.family;
     this.netns = extras.netns;
     this.log = opts.log.child({ mode: 'iptables', family: opts.family });
-    this.ipt = extras.iptables ?? new Iptables({ family: opts.family, netns: extras.netns });
+    this.ipt = extras.iptables ?? new Iptables({
+      family: opts.family, netns: extras.netns,
+      onLockWait: (attempt) => this.log.warn('another program holds the xtables lock: waiting and retrying', { attempt }),
+    });
     this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
     this.sysctlAccess = extras.sysctl;
@@ -238,8 +241,9 @@ export class IptablesBackend implements Backend {
       // partial restore fail (its jumps to KUBE-MARK-MASQ dangle), which forces a full sync anyway.
       if (partial && performance.now() - this.lastCanaryCheck >= this.canaryCheckIntervalMs) {
         this.lastCanaryCheck = performance.now();
-        if (!(await this.ipt.chainExists('mangle', KUBE_PROXY_CANARY))) {
-          this.log.info('KUBE-PROXY-CANARY is gone (tables flushed?): doing a full sync');
+        const flushed = await this.flushedTable();
+        if (flushed) {
+          this.log.info('KUBE-PROXY-CANARY is gone (table flushed?): doing a full sync', { table: flushed });
           partial = false;
         }
       }
@@ -379,6 +383,21 @@ export class IptablesBackend implements Backend {
     this.metrics.rulesLast.set({ table: 'filter' }, filterChanged ? r.totalRules.filter : 0);
     this.metrics.rulesLast.set({ table: 'nat' }, written);
     this.last = { kind: 'partial', input, deletedChains: deleted, renderMs, saveMs: 0, mergeMs: 0, restoreMs, reusedSave: false, totalMs: performance.now() - t0 };
+  }
+
+  /**
+   * Like kube-proxy's iptables monitor, a canary chain in every table kpx writes: one gone means someone
+   * flushed that table. mangle's is cheap to look at; nat's and filter's (large tables at scale) only when a
+   * program other than kpx committed since kpx's last write, which nf_tables' generation tells for free.
+   */
+  private async flushedTable(): Promise<IptablesTable | undefined> {
+    if (!(await this.ipt.chainExists('mangle', KUBE_PROXY_CANARY))) return 'mangle';
+    const gen = await this.ipt.generation();
+    if (gen !== undefined && this.foreign && gen === this.foreign.expectedGen) return undefined;
+    for (const table of ['nat', 'filter'] as const) {
+      if (!(await this.ipt.chainExists(table, KUBE_PROXY_CANARY))) return table;
+    }
+    return undefined;
   }
 
   /** iptables-nft-restore commits each table of its input as one nf_tables transaction. */

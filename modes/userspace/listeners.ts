@@ -176,8 +176,8 @@ export class ListenerTable {
       this.#budgets.set(spec.servicePortKey, budget);
     }
     const wantsSourceAddress = () => balancer.hasAffinity(spec.id);
-    const dialFailed = (t: { key: string }) => balancer.failed(spec.id, t.key);
-    return new TcpProxy({ name: spec.id, pick, dialFailed, wantsSourceAddress, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
+    const dialRefused = (t: { key: string }) => balancer.failed(spec.id, t.key);
+    return new TcpProxy({ name: spec.id, pick, dialRefused, wantsSourceAddress, budget, log, dialTimeoutsMs: this.#opts.dialTimeoutsMs });
   }
 
   async #close(id: string, l: LiveListener): Promise<void> {

@@ -62,8 +62,8 @@ export interface TcpProxyOptions {
   readonly name: string;
   /** Chooses the endpoint for a client (the listener's balancer). */
   readonly pick: (srcAddr: string, resetAffinity: boolean) => Target | undefined;
-  /** Told about each failed dial, so the balancer can keep that endpoint out of rotation for a while. */
-  readonly dialFailed?: (target: Target) => void;
+  /** Told about each refused dial (not timeouts), so the balancer can keep that endpoint out of rotation for a while. */
+  readonly dialRefused?: (target: Target) => void;
   /** False when pick ignores the client address (no affinity): then it is not looked up. Default true. */
   readonly wantsSourceAddress?: () => boolean;
   readonly budget: ConnectionBudget;
@@ -265,7 +265,7 @@ export class TcpProxy {
         this.#pauseAccepting(err.code);
         return;
       }
-      this.#opts.dialFailed?.(target);
+      if (err.code !== 'ETIMEDOUT') this.#opts.dialRefused?.(target);
       this.#opts.log.v(2).info('dial failed; trying the next endpoint', { listener: this.#opts.name, endpoint: target.key, code: err.code ?? err.message, attempt });
       this.#dial(conn, src, attempt + 1, true);
     };

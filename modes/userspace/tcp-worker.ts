@@ -23,7 +23,7 @@ async function handle(req: WorkerRequest): Promise<void> {
       const proxy = new TcpProxy({
         name: req.id,
         pick: (src: string, reset: boolean): Target | undefined => balancer.nextEndpoint(req.id, src, reset),
-        dialFailed: (t: Target) => balancer.failed(req.id, t.key),
+        dialRefused: (t: Target) => balancer.failed(req.id, t.key),
         wantsSourceAddress: () => false,
         budget: new ConnectionBudget(req.max, req.budget),
         log: wlog,

@@ -19,6 +19,8 @@ export interface IptablesOptions {
   waitSeconds?: number;
   /** Force a backend instead of detecting it. */
   backend?: IptablesBackend;
+  /** Told each time a command found the xtables lock held past its `-w` wait and will be retried. */
+  onLockWait?: (attempt: number) => void;
 }
 
 const LOCK_MESSAGE = 'Another app is currently holding the xtables lock';
@@ -91,11 +93,13 @@ export class Iptables {
   private readonly wait: string;
   private backendP: Promise<IptablesBackend> | undefined;
   private randomFullyP: Promise<boolean> | undefined;
+  private readonly onLockWait: ((attempt: number) => void) | undefined;
 
   constructor(opts: IptablesOptions) {
     this.family = opts.family;
     this.netns = opts.netns;
     this.wait = String(opts.waitSeconds ?? 5);
+    this.onLockWait = opts.onLockWait;
     if (opts.backend) this.backendP = Promise.resolve(opts.backend);
   }
 
@@ -145,6 +149,7 @@ export class Iptables {
         return await exec(bin, args, { netns: this.netns, input, okCodes, timeoutMs: 300_000 });
       } catch (err) {
         if (err instanceof CommandError && err.stderr.includes(LOCK_MESSAGE) && attempt < LOCK_RETRIES) {
+          this.onLockWait?.(attempt + 1);
           await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
           continue;
         }

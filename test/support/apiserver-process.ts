@@ -15,8 +15,8 @@
  * Run as an entry: `node --import tsx test/support/apiserver-process.ts --expect-netns NS [--port N]`.
  * With --expect-netns it refuses to start anywhere but in that namespace (never on the host).
  */
-import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { copyFileSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from '../../src/sandbox/builder.js';
@@ -51,7 +51,9 @@ export class ApiServerProcess {
   /** Starts the API server in `ns` (a namespace of `sb`) and waits until it listens. */
   static async start(sb: Sandbox, ns: string, opts: { port?: number; onLine?: (l: string) => void } = {}): Promise<ApiServerProcess> {
     if (!sb.namespaces().includes(ns)) throw new Error(`${ns} is not a namespace of sandbox ${sb.prefix}`);
-    const args = ['--import', 'tsx', here, '--expect-netns', ns, '--port', String(opts.port ?? 0)];
+    // The kubeconfig goes into the sandbox's private directory, so it is removed with the sandbox even
+    // when this process is killed before it can clean up.
+    const args = ['--import', 'tsx', here, '--expect-netns', ns, '--port', String(opts.port ?? 0), '--kubeconfig-dir', sb.tmpDir];
     const proc = new JsonLineProcess({ ns, label: `apiserver in ${ns}`, cmd: nodeBinary(), args, cwd: packageRoot(), onLine: opts.onLine });
     const api = new ApiServerProcess(proc, ns);
     try {
@@ -142,7 +144,14 @@ async function serve(argv: readonly string[]): Promise<void> {
     if (statSync('/proc/self/ns/net').ino !== want) throw new Error(`not inside namespace ${expect}`);
   }
   const server = await FakeApiServer.start({ port: Number(argValue(argv, '--port') ?? 0), bookmarkIntervalMs: 1000 });
-  const kubeconfig = server.kubeconfigFile();
+  let kubeconfig = server.kubeconfigFile();
+  const kubeconfigDir = argValue(argv, '--kubeconfig-dir');
+  if (kubeconfigDir !== undefined) {
+    const moved = join(kubeconfigDir, `kubeconfig-${server.port}`);
+    copyFileSync(kubeconfig, moved);
+    rmSync(dirname(kubeconfig), { recursive: true, force: true });
+    kubeconfig = moved;
+  }
   let shuttingDown = false;
   const shutdown = async (code: number) => {
     if (shuttingDown) return;

@@ -131,15 +131,16 @@ describe('userspace mode: traffic through kpx\'s own listeners', { skip }, () =>
     assert.deepEqual(pods(d.results), Array(8).fill('pod2'));
   });
 
-  test('an endpoint that never answers is given up after the 250 ms dial timeout, then skipped for a while', async () => {
+  test('an endpoint that never answers is given up after the 250 ms dial timeout and the next one serves', async () => {
     const { sb } = c;
     const d = await requestMany(sb.ns('src'), ghost.clusterIP, 80, 'tcp', 6, { concurrency: 1, timeoutMs: 5000 });
     assert.deepEqual(pods(d.results), Array(6).fill('pod2'));
     const ms = d.results.map((r) => r.ms);
+    // Silence is not refusal (the endpoint may just be overloaded), so it stays in rotation: about every
+    // other connection meets it and waits for the first dial timeout only.
     const slow = ms.filter((m) => m >= 200);
-    // Each thread carrying the listener (main + the default one worker on 2 CPUs) learns it once.
-    assert.ok(slow.length >= 1 && slow.length <= 2, `a connection that met the silent endpoint waited for the timeout, later ones did not: ${ms.join(',')} ms`);
-    assert.ok(slow.every((m) => m < 1500), `only for the first timeout: ${ms.join(',')} ms`);
+    assert.ok(slow.length >= 1, `some connections met the silent endpoint: ${ms.join(',')} ms`);
+    assert.ok(slow.every((m) => m < 1000), `and moved on after the 250 ms timeout: ${ms.join(',')} ms`);
   });
 
   test('no endpoints: the client\'s connection is closed at once', async () => {

@@ -118,3 +118,4 @@ test('when every endpoint is penalised, one is still handed out (something must 
   lb.failed('svc', B.key);
   assert.ok(lb.nextEndpoint('svc', 'x', false));
 });
+
