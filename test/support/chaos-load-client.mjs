@@ -8,6 +8,8 @@
 //   report                                                          counts so far (in flight included)
 //   drain                                                           stop sending, wait for in-flight, counts
 //   reset                                                           zero the counts (keeps sending)
+//   hold {targets, perTarget, intervalMs, timeoutMs}                open long-lived keep-alive connections
+//   holdReport · holdReset · unhold                                 their counts (open, lost, failed) / close them
 //   shutdown
 // SAFETY: with --expect-netns it refuses to run anywhere but in that named namespace.
 import { statSync } from 'node:fs';
@@ -147,7 +149,115 @@ setInterval(() => {
   }
 }, 10);
 
+// Held connections (the `hold` command): a few long-lived keep-alive connections through the services,
+// each sending one request every intervalMs. A proxy that carries the bytes itself (userspace mode) must
+// keep them open through every fault it survives; a connection closed or reset from the far side is
+// `lost`, a request on it that got no answer in time is `failed` (and closes it: the stream is out of step).
+let held = [];
+let holdOpts = { intervalMs: 500, timeoutMs: 1000 };
+let holdCounts = newHoldCounts();
+let holdTimer;
+
+function newHoldCounts() {
+  return { requests: 0, ok: 0, failed: 0, stalled: 0, lost: 0, errors: {}, losses: [] };
+}
+
+function holdSnapshot() {
+  return { ...holdCounts, errors: { ...holdCounts.errors }, losses: holdCounts.losses.slice(-40), open: held.filter((h) => h.alive).length, held: held.length };
+}
+
+function holdLost(h, reason) {
+  if (!h.alive) return;
+  h.alive = false;
+  clearTimeout(h.timer);
+  h.sock.destroy();
+  holdCounts.lost++;
+  holdCounts.errors[reason] = (holdCounts.errors[reason] ?? 0) + 1;
+  holdCounts.losses.push({ target: h.target.name, reason, at: Date.now(), requests: h.requests });
+  if (holdCounts.losses.length > 200) holdCounts.losses = holdCounts.losses.slice(-100);
+}
+
+/** Opens one held connection; resolves once its first request is answered (so it has an endpoint). */
+function openHeld(target) {
+  return new Promise((resolve, reject) => {
+    const h = { target, sock: connect({ host: target.addr, port: target.port, noDelay: true }), alive: true, busy: false, buf: '', requests: 0, first: true, timer: undefined, started: 0 };
+    h.sock.setEncoding('utf8');
+    const fail = (reason) => {
+      if (h.first) { h.first = false; h.alive = false; clearTimeout(h.timer); h.sock.destroy(); reject(new Error(`held connection to ${target.name}: ${reason}`)); return; }
+      holdLost(h, reason);
+    };
+    h.onAnswer = () => {
+      if (h.first) { h.first = false; held.push(h); resolve(); }
+    };
+    h.fail = fail;
+    h.sock.on('connect', () => holdSend(h));
+    h.sock.on('data', (d) => holdData(h, d));
+    h.sock.on('error', (e) => fail(classify(e)));
+    h.sock.on('close', () => fail(h.busy ? 'closed-mid-request' : 'closed'));
+  });
+}
+
+function holdSend(h) {
+  if (!h.alive || h.busy) return;
+  h.busy = true;
+  h.started = Date.now();
+  h.buf = '';
+  if (!h.first) holdCounts.requests++;
+  h.sock.write(`GET / HTTP/1.1\r\nHost: ${h.target.addr}\r\nConnection: keep-alive\r\n\r\n`);
+  const arm = (extended) => {
+    h.timer = setTimeout(() => {
+      // The client itself was starved: give the answer one more timeout before calling it failed.
+      if (!extended && stalledBetween(h.started, Date.now()) > STALL_FRACTION * holdOpts.timeoutMs) { holdCounts.stalled++; arm(true); return; }
+      if (!h.first) { holdCounts.failed++; holdCounts.errors['response-timeout'] = (holdCounts.errors['response-timeout'] ?? 0) + 1; }
+      h.fail('response-timeout');
+    }, holdOpts.timeoutMs);
+  };
+  arm(false);
+}
+
+function holdData(h, d) {
+  h.buf += d;
+  const end = h.buf.indexOf('\r\n\r\n');
+  if (end < 0) return;
+  const head = h.buf.slice(0, end);
+  const len = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+  if (h.buf.length < end + 4 + len) return;
+  clearTimeout(h.timer);
+  h.busy = false;
+  h.requests++;
+  const ok = /^HTTP\/1\.[01] 200/.test(head);
+  if (!h.first) {
+    if (ok) holdCounts.ok++;
+    else { holdCounts.failed++; holdCounts.errors['bad-status'] = (holdCounts.errors['bad-status'] ?? 0) + 1; }
+  }
+  h.buf = h.buf.slice(end + 4 + len);
+  h.onAnswer();
+}
+
+function unhold() {
+  clearInterval(holdTimer);
+  holdTimer = undefined;
+  for (const h of held) { h.alive = false; clearTimeout(h.timer); h.sock.destroy(); }
+  held = [];
+}
+
 const commands = {
+  async hold(m) {
+    unhold();
+    holdCounts = newHoldCounts();
+    holdOpts = { intervalMs: m.intervalMs ?? 500, timeoutMs: m.timeoutMs ?? 1000 };
+    try {
+      for (const t of m.targets) for (let i = 0; i < (m.perTarget ?? 2); i++) await openHeld(t);
+    } catch (e) {
+      unhold();
+      throw e;
+    }
+    holdTimer = setInterval(() => { for (const h of held) holdSend(h); }, holdOpts.intervalMs);
+    return holdSnapshot();
+  },
+  holdReport() { return holdSnapshot(); },
+  holdReset() { const s = holdSnapshot(); holdCounts = newHoldCounts(); return s; },
+  unhold() { const s = holdSnapshot(); unhold(); return s; },
   start(m) {
     targets = m.targets;
     ratePerSec = m.ratePerSec ?? ratePerSec;

@@ -42,6 +42,23 @@ export interface LoadSnapshot {
   at: number;
 }
 
+/** Long-lived keep-alive connections (ChaosLoad.hold): how many are still open and what they met. */
+export interface HeldSnapshot {
+  /** Connections opened by `hold`. */
+  held: number;
+  /** Still open. */
+  open: number;
+  /** Closed or reset from the far side (or closed after an unanswered request). */
+  lost: number;
+  requests: number;
+  ok: number;
+  failed: number;
+  /** Timeouts while the client itself was starved (given one more timeout, not failed). */
+  stalled: number;
+  errors: Record<string, number>;
+  losses: { target: string; reason: string; at: number; requests: number }[];
+}
+
 export interface LoadOptions {
   /** Requests a second over all targets (default 120: enough to catch a gap, light for 2 cores). */
   ratePerSec?: number;
@@ -98,6 +115,31 @@ export class ChaosLoad {
     const snap = await this.proc.call<LoadSnapshot>('drain', {}, this.opts.timeoutMs + 10_000);
     if (opts.resume ?? true) await this.resume();
     return snap;
+  }
+
+  /**
+   * Opens `perTarget` long-lived keep-alive connections to each target (default: every load target),
+   * each sending a request every `intervalMs`; resolves once every one has had its first answer.
+   */
+  hold(opts: { targets?: readonly LoadTarget[]; perTarget?: number; intervalMs?: number; timeoutMs?: number } = {}): Promise<HeldSnapshot> {
+    return this.proc.call<HeldSnapshot>('hold', {
+      targets: opts.targets ?? this.targets, perTarget: opts.perTarget ?? 2, intervalMs: opts.intervalMs ?? 500, timeoutMs: opts.timeoutMs ?? this.opts.timeoutMs,
+    });
+  }
+
+  /** The held connections' counts since `hold` or the last `holdReset`. */
+  holdReport(): Promise<HeldSnapshot> {
+    return this.proc.call<HeldSnapshot>('holdReport');
+  }
+
+  /** Returns the held connections' counts and zeroes them (the connections stay). */
+  holdReset(): Promise<HeldSnapshot> {
+    return this.proc.call<HeldSnapshot>('holdReset');
+  }
+
+  /** Closes the held connections; returns their final counts. */
+  unhold(): Promise<HeldSnapshot> {
+    return this.proc.call<HeldSnapshot>('unhold');
   }
 
   async stop(): Promise<void> {

@@ -69,6 +69,7 @@ class FailureSampler {
       this.busy = true;
       this.load.report().then((s) => { this.samples.push({ at: s.at, failed: totals(s, SERVICE_NAMES).failed }); }, () => undefined).finally(() => { this.busy = false; });
     }, everyMs);
+    this.timer.unref(); // never what keeps the test process alive
   }
   stop(): void {
     if (this.timer) clearInterval(this.timer);
@@ -118,12 +119,18 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
   async function step(name: string, act: () => Promise<{ startedAt?: number; syncedAt?: number }>): Promise<StepRow> {
     await load.reset();
     const sampler = new FailureSampler(load);
-    await sleep(SETTLE_MS / 4);
-    const { startedAt, syncedAt } = await act();
-    if (syncedAt !== undefined) await assertEveryServiceAnswers(`right after the first sync of ${name}`);
-    await sleep(SETTLE_MS);
-    const snap = await load.window();
-    sampler.stop();
+    let startedAt: number | undefined;
+    let syncedAt: number | undefined;
+    let snap;
+    try {
+      await sleep(SETTLE_MS / 4);
+      ({ startedAt, syncedAt } = await act());
+      if (syncedAt !== undefined) await assertEveryServiceAnswers(`right after the first sync of ${name}`);
+      await sleep(SETTLE_MS);
+      snap = await load.window();
+    } finally {
+      sampler.stop();
+    }
     const sum = totals(snap, SERVICE_NAMES);
     const control = totals(snap, [CONTROL]);
     const span = sampler.failureSpan();
