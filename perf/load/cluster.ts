@@ -23,7 +23,12 @@ const STREAM_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'stream-serv
 // A load generator opening tens of thousands of connections a second needs the whole port range and
 // quick reuse of TIME_WAIT ports (as in notes/probe.md §3); servers need a deep accept queue.
 const CLIENT_SYSCTLS = ['net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1'];
-const SERVER_SYSCTLS = ['net.core.somaxconn=4096', 'net.ipv4.tcp_max_syn_backlog=4096'];
+// tcp_max_tw_buckets=0: the servers keep no TIME_WAIT sockets. With Connection: close the server closes first
+// and would hold (pod:port, client:port) in TIME_WAIT for 60 s; the client then reuses that source port for the
+// other path (ClusterIP after direct, or the reverse), whose SYN carries a sequence number and timestamp derived
+// from a different 4-tuple, so the pod answers it with an ACK instead of a SYN-ACK and the connection stalls for
+// a 1 s SYN retransmit. That artefact of alternating paths (not of kpx) cut ClusterIP new-conn runs to ~450 conn/s.
+const SERVER_SYSCTLS = ['net.core.somaxconn=4096', 'net.ipv4.tcp_max_syn_backlog=4096', 'net.ipv4.tcp_max_tw_buckets=0'];
 
 export interface LoadCluster {
   readonly sb: Sandbox;

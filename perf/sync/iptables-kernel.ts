@@ -56,6 +56,8 @@ export interface KernelFigures {
   readonly oneEndpointMs: number;
   /** Lines the one-endpoint sync sent to iptables-restore. */
   readonly oneEndpointLines: number;
+  /** A no-op `iptables-restore --noflush` in the loaded namespace: the floor of any partial sync. */
+  readonly noopRestoreMs: number;
   readonly oneServiceMs: number;
   /** Lines the (last) one-service sync sent to iptables-restore. */
   readonly oneServiceLines: number;
@@ -92,7 +94,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
   const dropAll = async () => { for (const ns of made.splice(0)) await deleteNamespace(ns).catch(() => undefined); };
   // Ctrl-C or a kill in the middle of a minutes-long restore must not leave namespaces behind.
   const unregister = registerForExitCleanup({ pids: () => [], namespaces: () => [...made] });
-  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], fullSave: [], fullMerge: [], fullReusedSave: [], bare: [], bareReload: [], bareNoflush: [], oneEndpoint: [], oneService: [] };
+  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], fullSave: [], fullMerge: [], fullReusedSave: [], bare: [], bareReload: [], oneEndpointRestore: [], oneEndpointBackend: [], noopRestore: [], bareNoflush: [], oneEndpoint: [], oneService: [] };
   const progress = opts.onProgress ?? (() => undefined);
   const bigTimeout = 30 * 60_000;
   let inputLines = 0;
@@ -181,7 +183,16 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
           samples.oneEndpoint.push(performance.now() - t);
           if (backend.lastSync.kind !== 'partial') progress(`warning: the one-endpoint sync was ${backend.lastSync.kind}, not partial`);
           oneEndpointLines = backend.lastSync.input.split('\n').length;
+          samples.oneEndpointRestore.push(backend.lastSync.restoreMs);
+          samples.oneEndpointBackend.push(backend.lastSync.totalMs);
         }
+
+        // The floor of any partial sync: an iptables-restore --noflush that changes nothing, in the loaded namespace
+        // (iptables-nft reads the existing ruleset before it commits, so this grows with the table).
+        t = performance.now();
+        await exec('iptables-restore', ['--noflush'], { netns: ns, input: '*nat\nCOMMIT\n', timeoutMs: bigTimeout });
+        samples.noopRestore.push(performance.now() - t);
+        progress(`run ${run + 1}: one endpoint: kpx's restore ${samples.oneEndpointRestore.slice(-opts.changes).map((x) => x.toFixed(0)).join('/')} ms of backend ${samples.oneEndpointBackend.slice(-opts.changes).map((x) => x.toFixed(0)).join('/')} ms; a no-op --noflush restore here ${samples.noopRestore.at(-1)!.toFixed(0)} ms`);
 
         // One service added (its Service and EndpointSlice arrive together, as from a List).
         const added = opts.services + run;
@@ -223,6 +234,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
     ...(samples.bareNoflush.length ? { bareNoflushMs: best(samples.bareNoflush) } : {}),
     oneEndpointMs: median(samples.oneEndpoint),
     oneEndpointLines,
+    noopRestoreMs: median(samples.noopRestore),
     oneServiceMs: median(samples.oneService),
     oneServiceLines,
     samples,

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
           detail: {
             renderRunsMs: p.runsMs, output: p.outputSize,
             ...(k ? { runs, inputLines: k.inputLines, fullSyncRenderMs: k.fullSyncRenderMs, fullSyncRestoreMs: k.fullSyncRestoreMs, saveMs: k.saveMs,
-              oneEndpointLines: k.oneEndpointLines, oneServiceLines: k.oneServiceLines, samplesMs: k.samples } : {}),
+              oneEndpointLines: k.oneEndpointLines, noopRestoreMs: k.noopRestoreMs, oneServiceLines: k.oneServiceLines, samplesMs: k.samples } : {}),
             ...(mode === 'iptables' && proc ? { kpxEntry: proc.entry, kpxStartToFirstSyncMs: proc.startToFirstSyncMs, kpxOneEndpointE2eMs: proc.oneEndpointE2eMs } : {}),
           },
         });

@@ -32,7 +32,8 @@ import type { ClusterSource } from '../source/types.js';
 import { ClusterCache } from '../sync/cluster-cache.js';
 import { systemClock, type Clock } from '../sync/clock.js';
 import { describeProxyState } from '../sync/describe-state.js';
-import { Proxier } from '../sync/proxier.js';
+import { Proxier, syncEndChannel } from '../sync/proxier.js';
+import { Conntrack } from '../net/conntrack.js';
 import { ProxyStateBuilder } from '../sync/state-builder.js';
 import { createEventRecorder, type EventSink } from '../events/recorder.js';
 import { errorMessage } from '../util/errors.js';
@@ -147,6 +148,24 @@ async function loadSource(config: KpxConfig, nodeName: string, log: Logger): Pro
   if (config.manifests) return (await import('../source/manifests.js')).createManifestsSource(config.manifests, log);
   const { createKubeSource } = await import('../source/kube.js');
   return createKubeSource({ kubeconfig: config.kubeconfig, master: config.master, nodeName, log });
+}
+
+/**
+ * After a mode switch (another mode's leftovers were removed), once the new mode's first sync is in: drop the
+ * connections that were attempted in the gap and never translated, so no client trips over them later.
+ */
+function clearStalledConnectsAfterSwitch(families: ReadonlySet<IPFamily>, log: Logger): void {
+  const onEnd = (msg: unknown) => {
+    if (!(msg as { ok?: boolean }).ok) return;
+    syncEndChannel.unsubscribe(onEnd);
+    for (const family of families) {
+      new Conntrack({ family }).clearStalledConnects().then(
+        (n) => { if (n > 0) log.info('cleared connections attempted during the mode switch', { family, entries: n }); },
+        (err: unknown) => log.warn('could not clear connections attempted during the mode switch', { family, error: errorMessage(err) }),
+      );
+    }
+  };
+  syncEndChannel.subscribe(onEnd);
 }
 
 /**
@@ -363,6 +382,8 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   opened.push({ what: 'the service health-check servers', c: serviceHealth });
 
   let othersCleaned = false;
+  const switchedFrom = new Set<IPFamily>();
+  clearStalledConnectsAfterSwitch(switchedFrom, log);
   const prepare = async () => {
     if (!othersCleaned) {
       // Like kube-proxy: remove the other modes' leftovers right before our first sync, so a mode switch
@@ -373,6 +394,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
             const leftover = MODES[other].createBackend(backendOptions(config, other, family, new Registry(), log));
             if (leftover.hasLeftovers && !(await leftover.hasLeftovers())) continue;
             await leftover.cleanup();
+            switchedFrom.add(family);
             log.info('removed leftovers of another mode', { mode: other, family });
           } catch (err) {
             log.warn('cleaning up another mode\'s leftovers failed', { mode: other, family, error: errorMessage(err) });

@@ -21,6 +21,8 @@ export interface ConntrackFilter {
   origPortDst?: number;
   /** The address the flow was DNATed to (an endpoint IP). */
   dstNat?: string;
+  /** A TCP state (SYN_SENT, ...). */
+  state?: string;
 }
 
 /** The argv of `conntrack -D` for a filter. */
@@ -30,6 +32,7 @@ export function conntrackDeleteArgs(family: IPFamily, f: ConntrackFilter): strin
   if (f.origDst) args.push('--orig-dst', f.origDst);
   if (f.origPortDst) args.push('--dport', String(f.origPortDst));
   if (f.dstNat) args.push('--dst-nat', f.dstNat);
+  if (f.state) args.push('--state', f.state);
   return args;
 }
 
@@ -55,6 +58,16 @@ export class Conntrack {
   async delete(f: ConntrackFilter): Promise<number> {
     const res = await exec('conntrack', conntrackDeleteArgs(this.family, f), { netns: this.netns, okCodes: [0, 1], timeoutMs: 30_000 });
     return deletedCountOf(res.stderr + res.stdout);
+  }
+
+  /**
+   * TCP flows that never completed their handshake. Connections attempted while no rule translated a service
+   * address (between one mode's cleanup and the next mode's first sync) stay in SYN_SENT, untranslated, for
+   * two minutes; a client reusing such a source port would hit one and time out. A handshake genuinely in
+   * progress loses nothing: its retransmitted SYN makes a fresh, translated entry.
+   */
+  clearStalledConnects(): Promise<number> {
+    return this.delete({ protocol: 'TCP', state: 'SYN_SENT' });
   }
 
   /** Entries to a service IP (kube-proxy's ClearEntriesForIP). */

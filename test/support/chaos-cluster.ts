@@ -1,6 +1,6 @@
 /**
- * chaos-cluster.ts (test support): the chaos suite's cluster. One sandbox node running kpx in iptables
- * mode against the in-test API server (apiserver-process.ts, inside the node namespace), backend pods
+ * chaos-cluster.ts (test support): the chaos suite's cluster. One sandbox node running kpx (iptables
+ * mode unless `create({ mode })` says otherwise) against the in-test API server (apiserver-process.ts, inside the node namespace), backend pods
  * behind several ClusterIP services, and a client pod sending continuous load (chaos-load.ts).
  *
  * Sync periods are short (--iptables-sync-period 5s, --iptables-min-sync-period 500ms) so every fault
@@ -14,7 +14,7 @@ import { endpointSliceManifest, serviceManifest, nodeManifest, type EndpointSpec
 import { CLUSTER_CIDR, type PodPlan } from '../../src/sandbox/plan.js';
 import { isAnswer, request } from '../../src/sandbox/traffic.js';
 import { ApiServerProcess } from './apiserver-process.js';
-import { ChaosLoad, totals, type LoadSnapshot, type LoadTarget } from './chaos-load.js';
+import { ChaosLoad, totals, type HeldSnapshot, type LoadSnapshot, type LoadTarget } from './chaos-load.js';
 
 export const SYNC_PERIOD = '5s';
 export const SYNC_PERIOD_MS = 5_000;
@@ -30,6 +30,8 @@ export const LOAD_RATE = 100;
  */
 export const LOAD_TIMEOUT_MS = 2000;
 const METRICS_PORT = 10249;
+/** The modes the chaos cluster runs kpx in (ipvs needs the VM: test/ipvs/scenarios/chaos.scenario.ts). */
+export type ChaosMode = 'iptables' | 'userspace';
 const HEALTHZ_PORT = 10256;
 
 /** The load target that bypasses kpx (a pod address): the baseline every row is read against. */
@@ -69,6 +71,8 @@ export class ChaosCluster {
   readonly sb: Sandbox;
   readonly api: ApiServerProcess;
   readonly services: ChaosService[];
+  /** The --proxy-mode kpx runs with. */
+  readonly mode: ChaosMode;
   load!: ChaosLoad;
   kpx!: KpxInstance;
   /** Extra environment for the next kpx start (PATH with a fault binary, XTABLES_LOCKFILE). */
@@ -79,8 +83,9 @@ export class ChaosCluster {
   /** Every line kpx printed (all its runs), with the time it arrived. */
   readonly kpxLog: { at: number; line: string }[];
 
-  private constructor(sb: Sandbox, api: ApiServerProcess, services: ChaosService[], kpxLog: { at: number; line: string }[]) {
+  private constructor(sb: Sandbox, api: ApiServerProcess, services: ChaosService[], kpxLog: { at: number; line: string }[], mode: ChaosMode) {
     this.sb = sb;
+    this.mode = mode;
     this.api = api;
     this.services = services;
     this.kpxLog = kpxLog;
@@ -99,7 +104,7 @@ export class ChaosCluster {
    * Builds the sandbox, starts the API server with the services, then (unless `startKpx: false`) kpx
    * and the load. On any failure everything made so far is removed.
    */
-  static async create(opts: { startKpx?: boolean; beforeKpx?: (c: ChaosCluster) => Promise<void> } = {}): Promise<ChaosCluster> {
+  static async create(opts: { startKpx?: boolean; beforeKpx?: (c: ChaosCluster) => Promise<void>; mode?: ChaosMode } = {}): Promise<ChaosCluster> {
     const debug = process.env.KPX_SANDBOX_DEBUG ? (src: string, line: string) => process.stderr.write(`[${src}] ${line}\n`) : undefined;
     const kpxLog: { at: number; line: string }[] = [];
     const onLine = (src: string, line: string) => {
@@ -121,7 +126,7 @@ export class ChaosCluster {
     try {
       api = await ApiServerProcess.start(sb, sb.node('node1').ns, { onLine: debug ? (l) => debug('apiserver', l) : undefined });
       const services = LOADED.map((s) => ({ spec: serviceSpec(s.name, s.ip), pods: [...s.pods] }));
-      const c = new ChaosCluster(sb, api, services, kpxLog);
+      const c = new ChaosCluster(sb, api, services, kpxLog, opts.mode ?? 'iptables');
       await api.upsert('Node', nodeManifest(sb.node('node1')) as object as Record<string, unknown>);
       for (const s of services) await c.writeService(s.spec, s.pods);
       if (opts.beforeKpx) await opts.beforeKpx(c);
@@ -158,10 +163,11 @@ export class ChaosCluster {
     return [
       '--kubeconfig', this.api.kubeconfig,
       '--hostname-override', 'node1',
-      '--proxy-mode', 'iptables',
+      '--proxy-mode', this.mode,
       '--cluster-cidr', CLUSTER_CIDR,
       '--healthz-bind-address', `0.0.0.0:${HEALTHZ_PORT}`,
       '--metrics-bind-address', `127.0.0.1:${METRICS_PORT}`,
+      // The userspace mode runs on the iptables periods too, as kube-proxy's did.
       '--iptables-sync-period', SYNC_PERIOD,
       '--iptables-min-sync-period', MIN_SYNC_PERIOD,
       // Level 2 logs every sync with its kind (full or partial): the scenarios read them.
@@ -195,6 +201,11 @@ export class ChaosCluster {
       ...this.services.map((s) => ({ name: s.spec.name, addr: s.spec.clusterIP, port: 80 })),
       { name: CONTROL_TARGET, addr: this.sb.pod('web-2').ip, port: 8080 },
     ];
+  }
+
+  /** The load targets that are services (every one but the control). */
+  serviceTargets(): LoadTarget[] {
+    return this.loadTargets().filter((t) => t.name !== CONTROL_TARGET);
   }
 
   serviceNames(): string[] {
@@ -324,6 +335,25 @@ export function rowFrom(fault: string, snap: LoadSnapshot, note = ''): FaultRow 
 export function assertKeptTraffic(row: FaultRow, detail: string): void {
   assert.equal(row.pathFailed, 0, `requests failed on the network path during "${row.fault}": ${detail}`);
   if (!row.machineOverloaded) assert.equal(row.slowAnswers, 0, `answers timed out during "${row.fault}": ${detail}`);
+}
+
+/** The note for held keep-alive connections (ChaosLoad.hold) in a fault row. */
+export function heldNote(h: HeldSnapshot): string {
+  const errs = Object.entries(h.lostReasons).map(([k, v]) => `${k}:${v}`).join(',');
+  return `held keep-alive connections ${h.open}/${h.held} still open, ${h.requests} requests on them, ${h.failed} failed` +
+    (h.lost > 0 ? `, ${h.lost} lost (${errs})` : '');
+}
+
+/**
+ * Open connections survived the fault: none of the held connections was closed or reset, and every
+ * request on them was answered. A request that timed out while the machine was overloaded (see
+ * assertKeptTraffic) closes its connection too; that one loss is the machine's, not the proxy's.
+ */
+export function assertHeldSurvived(h: HeldSnapshot, row: FaultRow): void {
+  const slow = h.errors['response-timeout'] ?? 0;
+  const allowed = row.machineOverloaded ? slow : 0;
+  assert.ok(h.held > 0, 'connections were held');
+  assert.ok(h.lost <= allowed && h.failed <= allowed, `held connections survived "${row.fault}": ${heldNote(h)} ${JSON.stringify(h.losses)}`);
 }
 
 /** Sleeps; the chaos scenarios are about what happens during a span of wall-clock time. */

@@ -159,11 +159,11 @@ let holdCounts = newHoldCounts();
 let holdTimer;
 
 function newHoldCounts() {
-  return { requests: 0, ok: 0, failed: 0, stalled: 0, lost: 0, errors: {}, losses: [] };
+  return { requests: 0, ok: 0, failed: 0, stalled: 0, lost: 0, errors: {}, lostReasons: {}, losses: [] };
 }
 
 function holdSnapshot() {
-  return { ...holdCounts, errors: { ...holdCounts.errors }, losses: holdCounts.losses.slice(-40), open: held.filter((h) => h.alive).length, held: held.length };
+  return { ...holdCounts, errors: { ...holdCounts.errors }, lostReasons: { ...holdCounts.lostReasons }, losses: holdCounts.losses.slice(-40), open: held.filter((h) => h.alive).length, held: held.length };
 }
 
 function holdLost(h, reason) {
@@ -172,7 +172,7 @@ function holdLost(h, reason) {
   clearTimeout(h.timer);
   h.sock.destroy();
   holdCounts.lost++;
-  holdCounts.errors[reason] = (holdCounts.errors[reason] ?? 0) + 1;
+  holdCounts.lostReasons[reason] = (holdCounts.lostReasons[reason] ?? 0) + 1;
   holdCounts.losses.push({ target: h.target.name, reason, at: Date.now(), requests: h.requests });
   if (holdCounts.losses.length > 200) holdCounts.losses = holdCounts.losses.slice(-100);
 }

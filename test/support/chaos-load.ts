@@ -55,7 +55,10 @@ export interface HeldSnapshot {
   failed: number;
   /** Timeouts while the client itself was starved (given one more timeout, not failed). */
   stalled: number;
+  /** Failed requests on them, by kind. */
   errors: Record<string, number>;
+  /** Lost connections, by why. */
+  lostReasons: Record<string, number>;
   losses: { target: string; reason: string; at: number; requests: number }[];
 }
 

@@ -121,5 +121,7 @@ describe('kpx --cleanup leaves the node as it was before kpx ran, foreign rules 
     assert.deepEqual(describeDifferences(pristine, rest), []);
   });
 
-  it('the ipvs mode\'s cleanup', { skip: 'this kernel has no IPVS (no ip_vs module, no dummy links): the ipvs mode only runs in the VM of test/ipvs' }, () => {});
+  // Not a test here: nothing to assert on a kernel without IPVS. The ipvs mode runs only in the VM of
+  // test/ipvs, which has no --cleanup scenario yet (reported as a gap).
+  it('the ipvs mode\'s cleanup', { skip: 'this kernel has no IPVS (no ip_vs module, no dummy links); the ipvs mode runs only in the VM of test/ipvs' }, () => {});
 });

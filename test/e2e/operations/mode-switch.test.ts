@@ -50,12 +50,24 @@ interface StepRow {
   failed: number;
   /** From the first to the last sample in which the failed count grew (0 when nothing failed). */
   failingMs: number;
+  /** From SIGTERM to the old kpx's exit. */
+  stopMs: number | undefined;
   /** From the new kpx's start to its first sync finishing. */
   startToSyncMs: number | undefined;
   errors: Record<string, number>;
   /** The control target's counts in the same window. */
   controlSent: number;
   controlFailed: number;
+  /** Packets conntrack dropped in the node's namespace during the step (drop + early_drop + insert_failed). */
+  conntrackDrops: number;
+  /**
+   * Conntrack entries (node namespace, end of the step) of connections to a service IP that are still in
+   * SYN_SENT and were never translated (the reply is expected from the service IP itself): SYNs sent
+   * while no rule matched the service, during a switch. They live 120 s.
+   */
+  staleEntries: number;
+  /** Service requests that failed after the new kpx's first sync (+ one timeout for those in flight). */
+  lateFailed: number;
 }
 
 /** Reads the load's counts every `everyMs` so failures can be placed in time. */
@@ -74,6 +86,12 @@ class FailureSampler {
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+  }
+  /** The failed count as of time `at` (the last sample taken then). */
+  failedAt(at: number): number {
+    let n = 0;
+    for (const smp of this.samples) if (smp.at <= at) n = smp.failed;
+    return n;
   }
   /** Times (ms epoch) of the first and last sample in which the failed count grew. */
   failureSpan(): { first: number; last: number } | undefined {
@@ -101,6 +119,22 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
     manifestsDir: dir.dir, mode, minSyncPeriod: MIN_SYNC_PERIOD,
     extraArgs: ['--iptables-sync-period', SYNC_PERIOD],
   });
+  /** Sum of conntrack's drop counters (all CPUs) and the entry count, in the node's namespace. */
+  const conntrackStats = async (): Promise<{ drops: number; stale: number }> => {
+    const ns = sb.node('node1').ns;
+    const stats = (await sb.exec(ns, 'conntrack', ['-S'])).stdout;
+    let drops = 0;
+    for (const m of stats.matchAll(/\b(drop|early_drop|insert_failed)=(\d+)/g)) drops += Number(m[2]);
+    const synSent = (await sb.exec(ns, 'conntrack', ['-L', '-p', 'tcp', '--state', 'SYN_SENT'], { okCodes: [0, 1] })).stdout;
+    const vips = new Set(TARGETS.map((t) => t.addr));
+    let stale = 0;
+    for (const line of synSent.split('\n')) {
+      const srcs = [...line.matchAll(/\bsrc=(\S+)/g)].map((m) => m[1]);
+      const dsts = [...line.matchAll(/\bdst=(\S+)/g)].map((m) => m[1]);
+      if (dsts[0] && vips.has(dsts[0]) && srcs[1] === dsts[0]) stale++;
+    }
+    return { drops, stale };
+  };
   const natRules = async () => (await sb.exec(sb.node('node1').ns, 'iptables-save', ['-t', 'nat'])).stdout;
 
   /** Every service answers a single request now (no retries: this is right after a first sync). */
@@ -113,47 +147,50 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
 
   /**
    * One step under load: `act` stops and/or starts kpx and returns when the new kpx (if any) finished its
-   * first sync. Failures must all lie before that moment (plus one request timeout for requests that were
-   * already in flight).
+   * first sync. Failures after that moment (plus one request timeout for requests already in flight) are
+   * counted apart as late.
    */
-  async function step(name: string, act: () => Promise<{ startedAt?: number; syncedAt?: number }>): Promise<StepRow> {
+  async function step(name: string, act: () => Promise<{ stopMs?: number; startedAt?: number; syncedAt?: number }>): Promise<StepRow> {
+    const ct0 = await conntrackStats();
     await load.reset();
     const sampler = new FailureSampler(load);
+    let stopMs: number | undefined;
     let startedAt: number | undefined;
     let syncedAt: number | undefined;
     let snap;
     try {
       await sleep(SETTLE_MS / 4);
-      ({ startedAt, syncedAt } = await act());
+      ({ stopMs, startedAt, syncedAt } = await act());
       if (syncedAt !== undefined) await assertEveryServiceAnswers(`right after the first sync of ${name}`);
       await sleep(SETTLE_MS);
       snap = await load.window();
     } finally {
       sampler.stop();
     }
+    const ct1 = await conntrackStats();
     const sum = totals(snap, SERVICE_NAMES);
     const control = totals(snap, [CONTROL]);
     const span = sampler.failureSpan();
     const row: StepRow = {
       step: name, sent: sum.sent, failed: sum.failed, errors: sum.errors, controlSent: control.sent, controlFailed: control.failed,
-      failingMs: span ? span.last - span.first : 0,
+      conntrackDrops: ct1.drops - ct0.drops, staleEntries: ct1.stale,
+      lateFailed: syncedAt !== undefined ? sum.failed - sampler.failedAt(syncedAt + TIMEOUT_MS + 200) : 0,
+      failingMs: span ? span.last - span.first : 0, stopMs,
       startToSyncMs: startedAt !== undefined && syncedAt !== undefined ? syncedAt - startedAt : undefined,
     };
     rows.push(row);
     assert.ok(sum.sent > 0, 'the load sent requests');
-    if (syncedAt !== undefined && span) {
-      assert.ok(span.last <= syncedAt + TIMEOUT_MS + 200,
-        `${name}: requests still failed ${span.last - syncedAt} ms after the new kpx's first sync (${JSON.stringify(snap.failures.filter((f) => f.target !== CONTROL).slice(-5))})`);
-    }
+    assert.equal(control.failed, 0, `the control (a pod address, no service rule) failed: the machine, not kpx, is the problem (${JSON.stringify(control.errors)})`);
     return row;
   }
 
-  async function switchTo(mode: ProxyMode): Promise<{ startedAt: number; syncedAt: number }> {
+  async function switchTo(mode: ProxyMode): Promise<{ stopMs: number; startedAt: number; syncedAt: number }> {
+    const t0 = Date.now();
     await kpx?.stop(); // SIGTERM
     kpx = undefined;
     const startedAt = Date.now();
     kpx = await start(mode);
-    return { startedAt, syncedAt: Date.now() };
+    return { stopMs: startedAt - t0, startedAt, syncedAt: Date.now() };
   }
 
   before(async () => {
@@ -172,8 +209,8 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
 
   after(async () => {
     const table = [
-      'step                                   sent  failed  failing-for  start→first-sync  control failed/sent  errors',
-      ...rows.map((r) => `${r.step.padEnd(38)} ${String(r.sent).padStart(5)}  ${String(r.failed).padStart(6)}  ${`${r.failingMs} ms`.padStart(11)}  ${(r.startToSyncMs === undefined ? '-' : `${r.startToSyncMs} ms`).padStart(16)}  ${`${r.controlFailed}/${r.controlSent}`.padStart(19)}  ${JSON.stringify(r.errors)}`),
+      'step                                   sent  failed  late  failing-for  SIGTERM→exit  start→first-sync  control failed/sent  ct drops  stale SYN_SENT  errors',
+      ...rows.map((r) => `${r.step.padEnd(38)} ${String(r.sent).padStart(5)}  ${String(r.failed).padStart(6)}  ${String(r.lateFailed).padStart(4)}  ${`${r.failingMs} ms`.padStart(11)}  ${(r.stopMs === undefined ? '-' : `${r.stopMs} ms`).padStart(12)}  ${(r.startToSyncMs === undefined ? '-' : `${r.startToSyncMs} ms`).padStart(16)}  ${`${r.controlFailed}/${r.controlSent}`.padStart(19)}  ${String(r.conntrackDrops).padStart(8)}  ${String(r.staleEntries).padStart(13)}  ${JSON.stringify(r.errors)}`),
     ].join('\n');
     process.stdout.write(`\nmode switches under load (${RATE_PER_SEC} req/s over ${TARGETS.length} ClusterIP services and a pod address as control, ${TIMEOUT_MS} ms timeout):\n${table}\n`);
     await load?.stop().catch(() => undefined);
@@ -187,11 +224,14 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
 
   it('SIGTERM leaves the iptables rules in place: traffic keeps flowing while kpx is stopped', async () => {
     const row = await step('iptables, SIGTERM, kpx down', async () => {
-      const code = await (async () => { await kpx!.stop(); return kpx!.proc.exited; })();
+      const t0 = Date.now();
+      await kpx!.stop();
+      const stopMs = Date.now() - t0;
+      const code = await kpx!.proc.exited;
       kpx = undefined;
       assert.equal(code, 0, 'kpx exits 0 on SIGTERM');
       await sleep(SETTLE_MS);
-      return {};
+      return { stopMs };
     });
     assert.match(await natRules(), /^-A KUBE-SERVICES .*10\.96\.40\.1\/32/m, 'the service rules are still in the kernel');
     assert.equal(row.failed, 0, `requests failed with kpx stopped: ${JSON.stringify(row.errors)}`);
@@ -220,8 +260,14 @@ describe('mode switches and SIGTERM under continuous load (iptables → userspac
     assert.match(nat, /^:KUBE-SVC-/m);
   });
 
-  it('after the switches, iptables mode is steady again with no failed request', async () => {
-    const row = await step('iptables, steady again', async () => ({}));
-    assert.equal(row.failed, 0, JSON.stringify(row.errors));
+  it('after the switches, iptables mode serves steadily again (the control answers throughout)', async () => {
+    await step('iptables, steady again', async () => ({}));
+    await assertEveryServiceAnswers('after the switches');
+  });
+
+  it('once a switched-to mode has synced, no request fails (after the switch and steady afterwards)', () => {
+    const late = rows.filter((r) => r.step.includes('→') || r.step.includes('again'))
+      .map((r) => ({ step: r.step, late: r.step.includes('again') ? r.failed : r.lateFailed }));
+    assert.deepEqual(late.filter((l) => l.late > 0), [], 'requests failed after the new mode had synced');
   });
 });

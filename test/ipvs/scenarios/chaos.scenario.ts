@@ -1,0 +1,166 @@
+// Runs INSIDE the IPVS VM (test/ipvs/vm.test.ts): the chaos suite's kpx faults in ipvs mode, a small subset
+// sized for the emulated VM (TCG, several times slower than the host). A client pod sends light continuous
+// load to three ClusterIP services and a pod IP (the control) while
+//  - kpx is SIGKILLed (mid-sync where a child command is caught) and restarted: IPVS virtual servers live in
+//    the kernel, not in kpx, so no request may fail, and the virtual servers afterwards equal those before;
+//  - endpoints churn: every change reaches IPVS through kpx, and no request to a ready endpoint may fail.
+// kpx watches a manifests directory here (no API server process: one process less for the VM's 2 slow CPUs).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { buildSandbox, type Sandbox } from '../../../src/sandbox/builder.js';
+import { startKpx, nowSeconds, type KpxInstance } from '../../../src/sandbox/kpx-runner.js';
+import { endpointFor, ManifestDir, type EndpointSpec, type ServiceSpec } from '../../../src/sandbox/manifests.js';
+import { slowFactor } from '../../../src/sandbox/scripts.js';
+import { isAnswer, request } from '../../../src/sandbox/traffic.js';
+import { exec } from '../../../src/net/exec.js';
+import { assertKeptTraffic, childrenOf, CONTROL_TARGET, printFaultTable, rowFrom, serviceSpec, sleep, type FaultRow } from '../../support/chaos-cluster.js';
+import { ChaosLoad, type LoadTarget } from '../../support/chaos-load.js';
+
+/** Light load: the VM's two emulated CPUs also run kpx, the pods and the client. */
+const LOAD_RATE = 30;
+const CHURN_SECONDS = 10;
+const CHURN_PER_SECOND = 10;
+
+const SERVICES: readonly { spec: ServiceSpec; pods: string[] }[] = [
+  { spec: serviceSpec('svc-a', '10.96.10.1'), pods: ['web-1', 'web-2'] },
+  { spec: serviceSpec('svc-b', '10.96.10.2'), pods: ['web-2', 'web-3'] },
+  { spec: serviceSpec('svc-c', '10.96.10.3'), pods: ['web-1', 'web-2', 'web-3'] },
+];
+
+describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)', { timeout: 600_000 }, () => {
+  let sb: Sandbox;
+  let dir: ManifestDir;
+  let kpx: KpxInstance;
+  let load: ChaosLoad;
+  const rows: FaultRow[] = [];
+  const node = () => sb.node('node1');
+  const eps = (pods: readonly string[]): EndpointSpec[] => pods.map((p) => endpointFor(sb.pod(p)));
+  const kpxOpts = () => ({ manifestsDir: dir.dir, mode: 'ipvs' as const, startTimeoutMs: 60_000 * slowFactor() });
+
+  /** The kernel's virtual servers and their serving real servers (weight > 0; drained ones may linger). */
+  async function virtualServers(): Promise<string> {
+    const out = (await exec('ipvsadm', ['-Sn'], { netns: node().ns })).stdout;
+    return out.split('\n').filter((l) => l.trim() !== '' && !/ -w 0$/.test(l)).sort().join('\n');
+  }
+
+  async function metric(name: string): Promise<number> {
+    const r = await request(node().ns, '127.0.0.1', kpx.metricsPort, 'tcp', { path: '/metrics', timeoutMs: 5000 });
+    if (!isAnswer(r)) throw new Error(`metrics: ${r.error}`);
+    const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(r.body);
+    return m ? Number(m[1]) : 0;
+  }
+
+  async function expectServes(addr: string, port: number, timeoutMs: number): Promise<void> {
+    const start = Date.now();
+    let last = '';
+    while (Date.now() - start < timeoutMs) {
+      const r = await request(sb.ns('loader'), addr, port, 'tcp', { timeoutMs: 2000 });
+      if (isAnswer(r) && r.status === 200) return;
+      last = isAnswer(r) ? `status ${r.status}` : r.error;
+      await sleep(200);
+    }
+    throw new Error(`${addr}:${port} not served within ${timeoutMs} ms (last: ${last})`);
+  }
+
+  before(async () => {
+    sb = await buildSandbox({
+      nodes: 1,
+      pods: [{ name: 'web-1', node: 1 }, { name: 'web-2', node: 1 }, { name: 'web-3', node: 1 }, { name: 'loader', node: 1, noServer: true }],
+    });
+    dir = new ManifestDir(sb.tmpDir);
+    dir.writeNodes(sb.nodes);
+    for (const s of SERVICES) dir.writeService(s.spec, eps(s.pods));
+    kpx = await startKpx(sb, 'node1', kpxOpts());
+    const targets: LoadTarget[] = [
+      ...SERVICES.map((s) => ({ name: s.spec.name, addr: s.spec.clusterIP, port: 80 })),
+      { name: CONTROL_TARGET, addr: sb.pod('web-2').ip, port: 8080 },
+    ];
+    for (const t of targets) await expectServes(t.addr, t.port, 30_000 * slowFactor());
+    load = await ChaosLoad.start(sb, 'loader', targets, { ratePerSec: LOAD_RATE, timeoutMs: 2000 * slowFactor() });
+  }, { timeout: 300_000 });
+
+  after(async () => {
+    printFaultTable(`chaos: kpx faults (ipvs mode in the VM, ${LOAD_RATE} req/s over 3 ClusterIP services and a pod IP)`, rows);
+    await load?.stop().catch(() => undefined);
+    await sb?.destroy();
+  }, { timeout: 120_000 });
+
+  test('no request fails while kpx is SIGKILLed mid-sync and restarted, and the virtual servers afterwards equal those before', async () => {
+    // A service off the load path whose port flips, so kpx has work (ipset, iptables) to aim the kill at.
+    const flip = serviceSpec('flip', '10.96.20.60');
+    const withPort = (port: number): ServiceSpec => ({ ...flip, ports: [{ ...flip.ports[0]!, port }] });
+    let since = nowSeconds();
+    dir.writeService(withPort(81), eps(['web-1']));
+    await kpx.waitForSync(since, { timeoutMs: 30_000 * slowFactor() });
+    const reference = await virtualServers();
+    assert.match(reference, /-A -t 10\.96\.10\.3:80 -s rr/, 'kpx programmed the virtual servers');
+    await load.reset();
+    const oldPid = kpx.proc.pid;
+    let caught = '';
+    let flips = 0;
+    let nextFlip = 0;
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      if (Date.now() >= nextFlip) {
+        dir.writeService(withPort(flips++ % 2 === 0 ? 82 : 81), eps(['web-1']));
+        nextFlip = Date.now() + 1000;
+      }
+      const kid = childrenOf(oldPid)[0];
+      if (kid) { caught = kid.comm; break; }
+      await sleep(5);
+    }
+    process.kill(oldPid, 'SIGKILL');
+    await kpx.proc.exited;
+    since = nowSeconds();
+    dir.writeService(withPort(81), eps(['web-1']));
+    await sleep(2000); // kpx is down: IPVS keeps forwarding on its own
+    const t0 = Date.now();
+    kpx = await startKpx(sb, 'node1', kpxOpts());
+    await kpx.waitForSync(since, { timeoutMs: 30_000 * slowFactor() });
+    const restartMs = Date.now() - t0;
+    await sleep(1000);
+    const snap = await load.window();
+    const row = rowFrom('kpx SIGKILLed mid-sync, restarted', snap,
+      `${caught ? `killed while ${caught} ran` : 'no child command seen in 10 s; killed between syncs'} after ${flips} changes; down 2 s + restart ${restartMs} ms`);
+    rows.push(row);
+    assert.equal(await virtualServers(), reference, 'the virtual servers after the restart differ from before the kill');
+    assert.ok(row.sent > 0, 'the load sent requests');
+    assertKeptTraffic(row, JSON.stringify(snap.failures.slice(0, 10)));
+  });
+
+  test(`no request to a ready endpoint fails under endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s)`, async () => {
+    const svc = SERVICES[2]!;
+    const syncs0 = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
+    await load.reset();
+    const start = Date.now();
+    let sent = 0;
+    // Each change: a non-empty subset of the real pods ready, plus 1-2 not-ready endpoints no request may reach.
+    while (Date.now() - start < CHURN_SECONDS * 1000) {
+      const due = Math.floor(((Date.now() - start) / 1000) * CHURN_PER_SECOND);
+      while (sent < due) {
+        const mask = (sent % 7) + 1;
+        const ready = svc.pods.filter((_, i) => (mask >> i) & 1);
+        dir.writeEndpoints(svc.spec, [
+          ...eps(ready),
+          ...Array.from({ length: 1 + (sent % 2) }, (_, i) => ({ ip: `10.244.1.${200 + ((sent + i) % 50)}`, nodeName: 'node1', ready: false, serving: false })),
+        ]);
+        sent++;
+      }
+      await sleep(20);
+    }
+    const elapsed = (Date.now() - start) / 1000;
+    const since = nowSeconds();
+    dir.writeEndpoints(svc.spec, eps(svc.pods));
+    await kpx.waitForSync(since, { timeoutMs: 30_000 * slowFactor() });
+    const syncs = (await metric('kubeproxy_sync_proxy_rules_duration_seconds_count')) - syncs0;
+    const snap = await load.window();
+    const vs = await virtualServers();
+    const row = rowFrom(`endpoint churn ${CHURN_PER_SECOND}/s for ${CHURN_SECONDS} s`, snap,
+      `${sent} changes (${(sent / elapsed).toFixed(1)}/s), ${syncs} syncs`);
+    rows.push(row);
+    for (const p of svc.pods) assert.match(vs, new RegExp(`-a -t 10\\.96\\.10\\.3:80 -r ${sb.pod(p).ip.replace(/\./g, '\\.')}:8080 -m -w 1`), `${p} serves svc-c after the churn`);
+    assert.ok(sent >= CHURN_PER_SECOND * CHURN_SECONDS * 0.9, `the churn reached its rate (${sent} changes)`);
+    assert.ok(syncs >= 2, `kpx kept syncing during the churn (${syncs})`);
+    assertKeptTraffic(row, JSON.stringify(snap.failures.slice(0, 10)));
+  });
+});
