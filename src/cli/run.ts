@@ -34,6 +34,7 @@ import { systemClock, type Clock } from '../sync/clock.js';
 import { describeProxyState } from '../sync/describe-state.js';
 import { Proxier, syncEndChannel } from '../sync/proxier.js';
 import { Conntrack } from '../net/conntrack.js';
+import { applyConntrackSettings } from './conntrack-settings.js';
 import { ProxyStateBuilder } from '../sync/state-builder.js';
 import { createEventRecorder, type EventSink } from '../events/recorder.js';
 import { errorMessage } from '../util/errors.js';
@@ -382,6 +383,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   opened.push({ what: 'the service health-check servers', c: serviceHealth });
 
   let othersCleaned = false;
+  let conntrackApplied = false;
   const switchedFrom = new Set<IPFamily>();
   clearStalledConnectsAfterSwitch(switchedFrom, log);
   const prepare = async () => {
@@ -402,6 +404,10 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
         }
       }
       othersCleaned = true;
+    }
+    if (!conntrackApplied) {
+      await applyConntrackSettings(config.conntrack, log.child({ component: 'conntrack' }));
+      conntrackApplied = true;
     }
     for (const b of backends) await b.init();
   };

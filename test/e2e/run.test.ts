@@ -165,3 +165,15 @@ test('a health-check node port already taken gives a FailedToStartServiceHealthc
     squatter.kill('SIGKILL');
   }
 });
+
+test('kpx applies kube-proxy’s conntrack settings in its network namespace at start', async () => {
+  const kpx = start([...BASE, '--conntrack-tcp-timeout-close-wait', '30m']);
+  try {
+    await pollUntil(async () => /KUBE-SERVICES/.test(await nat()), { timeoutMs: 30_000, intervalMs: 200, message: () => kpx.output() });
+    const read = async (key: string) => (await exec('sysctl', ['-n', key], { netns: NS })).stdout.trim();
+    assert.equal(await read('net.netfilter.nf_conntrack_tcp_timeout_established'), '86400');
+    assert.equal(await read('net.netfilter.nf_conntrack_tcp_timeout_close_wait'), '1800');
+  } finally {
+    await stop(kpx);
+  }
+});
