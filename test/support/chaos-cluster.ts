@@ -312,7 +312,8 @@ export function rowFrom(fault: string, snap: LoadSnapshot, note = ''): FaultRow 
   const t = totals(snap, names);
   const control = snap.perTarget[CONTROL_TARGET];
   const errs = Object.entries(t.errors).map(([k, v]) => `${k}:${v}`).join(',');
-  const ctl = control && control.failed > 0 ? `control (pod IP, no kpx rule) failed ${control.failed}/${control.sent}` : '';
+  const ctlErrs = control ? Object.entries(control.errors).map(([k, v]) => `${k}:${v}`).join(',') : '';
+  const ctl = control && control.failed > 0 ? `control (pod IP, no kpx rule) failed ${control.failed}/${control.sent} (${ctlErrs})` : '';
   const stalled = t.stalled + (control?.stalled ?? 0);
   const st = stalled > 0 ? `${stalled} timeouts while the load client itself stalled (up to ${snap.worstStall ?? 0} ms; not counted)` : '';
   const slowAnswers = t.errors['response-timeout'] ?? 0;
