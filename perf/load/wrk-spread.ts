@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseWrkOutput } from '../../src/load/wrk.js';
+import { DONE_LUA, parseWrkOutput } from '../../src/load/wrk.js';
 import type { Sandbox } from '../../src/sandbox/index.js';
 
 export interface WrkFigures {
@@ -30,13 +30,7 @@ setup = function(thread)
   local host, port = t:match("^(.+):(%d+)$")
   thread.addr = wrk.lookup(host, port)[1]
 end
-done = function(summary, latency, requests)
-  io.write(string.format('KPXJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d}}\\n',
-    summary.requests, summary.duration, summary.bytes, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-`;
+${DONE_LUA}`;
 }
 
 export async function runWrkSpread(sb: Sandbox, ns: string, targets: readonly string[], o: { newConn: boolean; threads: number; connections: number; durationS: number }): Promise<WrkFigures> {

@@ -10,7 +10,8 @@ import { exec } from '../net/exec.js';
 import { KpxError } from '../util/errors.js';
 import type { LoadOptions, LoadResult } from './types.js';
 
-const DONE_LUA = `
+/** wrk's done() hook printing the summary as one KPXJSON line (parseWrkOutput reads it). */
+export const DONE_LUA = `
 done = function(summary, latency, requests)
   io.write(string.format('KPXJSON {"requests":%d,"duration_us":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},"latency_us":{"p50":%d,"p90":%d,"p99":%d,"max":%d}}\\n',
     summary.requests, summary.duration, summary.bytes, summary.errors.connect, summary.errors.read,
