@@ -169,10 +169,10 @@ test('a health-check node port already taken gives a FailedToStartServiceHealthc
 test('kpx applies kube-proxy’s conntrack settings in its network namespace at start', async () => {
   const kpx = start([...BASE, '--conntrack-tcp-timeout-close-wait', '30m']);
   try {
-    await pollUntil(async () => /KUBE-SERVICES/.test(await nat()), { timeoutMs: 30_000, intervalMs: 200, message: () => kpx.output() });
     const read = async (key: string) => (await exec('sysctl', ['-n', key], { netns: NS })).stdout.trim();
+    // Earlier tests leave rules in this namespace: wait for the setting itself, not for rules to appear.
+    await pollUntil(async () => (await read('net.netfilter.nf_conntrack_tcp_timeout_close_wait')) === '1800', { timeoutMs: 30_000, intervalMs: 200, message: () => kpx.output() });
     assert.equal(await read('net.netfilter.nf_conntrack_tcp_timeout_established'), '86400');
-    assert.equal(await read('net.netfilter.nf_conntrack_tcp_timeout_close_wait'), '1800');
   } finally {
     await stop(kpx);
   }
