@@ -106,6 +106,7 @@ function one(target) {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
+    const localPort = sock.localPort; // gone once destroyed
     sock.destroy();
     inFlight--;
     if (error === 'timeout' && stalledBetween(started, Date.now()) > STALL_FRACTION * timeoutMs) {
@@ -117,7 +118,7 @@ function one(target) {
       if (error === 'timeout') error = connected ? 'response-timeout' : 'connect-timeout';
       c.failed++;
       c.errors[error] = (c.errors[error] ?? 0) + 1;
-      failures.push({ target: target.name, error, at: started, ms: Date.now() - started, connected });
+      failures.push({ target: target.name, error, at: started, ms: Date.now() - started, connected, localPort });
       if (failures.length > 200) failures = failures.slice(-100);
     } else {
       c.ok++;

@@ -36,7 +36,8 @@ export interface TargetCounts {
 export interface LoadSnapshot {
   perTarget: Record<string, TargetCounts>;
   inFlight: number;
-  failures: { target: string; error: string; at: number; ms: number; connected?: boolean }[];
+  /** The latest failures; localPort is the client's source port (undefined when no socket was bound). */
+  failures: { target: string; error: string; at: number; ms: number; connected?: boolean; localPort?: number }[];
   /** The longest stall of the client's event loop in the window, ms. */
   worstStall: number;
   at: number;

@@ -2,8 +2,10 @@
 // sized for the emulated VM (TCG, several times slower than the host). A client pod sends light continuous
 // load to three ClusterIP services and a pod IP (the control) while
 //  - kpx is SIGKILLed (mid-sync where a child command is caught) and restarted: IPVS virtual servers live in
-//    the kernel, not in kpx, so no request may fail, and the virtual servers afterwards equal those before;
-//  - endpoints churn: every change reaches IPVS through kpx, and no request to a ready endpoint may fail.
+//    the kernel, not in kpx, so traffic must not notice: no virtual or real server is recreated (their
+//    connection counters never reset), the virtual servers afterwards equal those before, and no request
+//    fails beyond the emulator's isolated losses (see assertNoOutage);
+//  - endpoints churn: every change reaches IPVS through kpx, and requests to ready endpoints keep being served.
 // kpx watches a manifests directory here (no API server process: one process less for the VM's 2 slow CPUs).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +15,7 @@ import { endpointFor, ManifestDir, type EndpointSpec, type ServiceSpec } from '.
 import { slowFactor } from '../../../src/sandbox/scripts.js';
 import { isAnswer, request } from '../../../src/sandbox/traffic.js';
 import { exec } from '../../../src/net/exec.js';
-import { assertKeptTraffic, childrenOf, CONTROL_TARGET, printFaultTable, rowFrom, serviceSpec, sleep, type FaultRow } from '../../support/chaos-cluster.js';
+import { childrenOf, CONTROL_TARGET, printFaultTable, rowFrom, serviceSpec, sleep, type FaultRow } from '../../support/chaos-cluster.js';
 import { ChaosLoad, type LoadTarget } from '../../support/chaos-load.js';
 
 /** Light load: the VM's two emulated CPUs also run kpx, the pods and the client. */
@@ -50,11 +52,54 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
     return out.split('\n').filter((l) => l.trim() !== '' && !/ -w 0$/.test(l)).sort().join('\n');
   }
 
+  /**
+   * Connection counters of the virtual servers under load and of their real servers (`ipvsadm -Ln --stats`),
+   * id → Conns. The kernel zeroes them when a virtual or real server is deleted and added again, so counters
+   * that never went down prove the state stayed in the kernel the whole time, even for a blip too short for
+   * the load to hit.
+   */
+  async function connCounters(): Promise<Map<string, number>> {
+    const out = (await exec('ipvsadm', ['-Ln', '--stats', '--exact'], { netns: node().ns })).stdout;
+    const counters = new Map<string, number>();
+    let vs = '';
+    for (const line of out.split('\n')) {
+      const v = /^(TCP|UDP|SCTP)\s+(\S+)\s+(\d+)/.exec(line);
+      if (v) { vs = SERVICES.some((s) => v[2] === `${s.spec.clusterIP}:80`) ? v[2]! : ''; if (vs) counters.set(vs, Number(v[3])); continue; }
+      const r = /^\s+->\s+(\S+)\s+(\d+)/.exec(line);
+      if (r && vs) counters.set(`${vs} -> ${r[1]}`, Number(r[2]));
+    }
+    return counters;
+  }
+
+  /**
+   * The kernel-mode target is zero failed requests. Inside the emulated VM on a loaded shared host, an isolated
+   * connection now and then gets no answer to any of its SYNs (seen in 3 of 8 runs: one request in 750 to 1,600,
+   * to a service the fault did not touch, with no failure before or after it, and with the control and the
+   * client's own stall detector quiet). What kpx could break fails every request to a service for as long as
+   * it lasts; that is what this rules out: at most one failed request per 1,000 and never two to one service.
+   * Every failure is in the table.
+   */
+  function assertNoOutage(row: FaultRow, failures: readonly { target: string }[], detail: string): void {
+    const perTarget = new Map<string, number>();
+    for (const f of failures) perTarget.set(f.target, (perTarget.get(f.target) ?? 0) + 1);
+    assert.ok(row.failed <= Math.max(1, Math.floor(row.sent / 1000)), `more than isolated failures during "${row.fault}": ${detail}`);
+    assert.ok([...perTarget.values()].every((n) => n <= 1), `a service failed more than once during "${row.fault}": ${detail}`);
+  }
+
   async function metric(name: string): Promise<number> {
     const r = await request(node().ns, '127.0.0.1', kpx.metricsPort, 'tcp', { path: '/metrics', timeoutMs: 5000 });
     if (!isAnswer(r)) throw new Error(`metrics: ${r.error}`);
     const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, 'm').exec(r.body);
     return m ? Number(m[1]) : 0;
+  }
+
+  /** The failures of a window with what IPVS's connection table says about each one's source port. */
+  async function failureDetail(snap: { failures: { localPort?: number }[] }): Promise<string> {
+    const conns = snap.failures.length ? (await exec('ipvsadm', ['-Lnc'], { netns: node().ns })).stdout.split('\n') : [];
+    const loader = sb.pod('loader').ip;
+    return JSON.stringify(snap.failures.slice(0, 10).map((f) => ({
+      ...f, ipvs: f.localPort ? conns.filter((l) => l.includes(`${loader}:${f.localPort} `)) : [],
+    })));
   }
 
   async function expectServes(addr: string, port: number, timeoutMs: number): Promise<void> {
@@ -99,7 +144,7 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
     await sb?.destroy();
   }, { timeout: 120_000 });
 
-  test('no request fails while kpx is SIGKILLed mid-sync and restarted, and the virtual servers afterwards equal those before', async () => {
+  test('IPVS keeps serving while kpx is SIGKILLed mid-sync and restarted: no virtual or real server is ever recreated, no outage, the same virtual servers after', async () => {
     // A service off the load path whose port flips, so kpx has work (ipset, iptables) to aim the kill at.
     const flip = serviceSpec('flip', '10.96.20.60');
     const withPort = (port: number): ServiceSpec => ({ ...flip, ports: [{ ...flip.ports[0]!, port }] });
@@ -107,6 +152,7 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
     dir.writeService(withPort(81), eps(['web-1']));
     await kpx.waitForSync(since, { timeoutMs: 30_000 * slowFactor() });
     const reference = await virtualServers();
+    const countersBefore = await connCounters();
     assert.match(reference, /-A -t 10\.96\.10\.3:80 -s rr/, 'kpx programmed the virtual servers');
     await load.reset();
     const oldPid = kpx.proc.pid;
@@ -137,11 +183,16 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
       `${caught ? `killed while a child (${caught}) ran` : 'no child command seen in 10 s; killed between syncs'} after ${flips} changes; down 2 s + restart ${restartMs} ms`);
     rows.push(row);
     assert.equal(await virtualServers(), reference, 'the virtual servers after the restart differ from before the kill');
+    const countersAfter = await connCounters();
+    assert.ok(countersBefore.size >= 9, `counters of 3 virtual servers and their real servers (${[...countersBefore.keys()]})`);
+    for (const [id, n] of countersBefore) {
+      assert.ok((countersAfter.get(id) ?? -1) >= n, `${id}: connection counter went from ${n} to ${countersAfter.get(id)}: it was deleted and added again`);
+    }
     assert.ok(row.sent > 0, 'the load sent requests');
-    assertKeptTraffic(row, JSON.stringify(snap.failures.slice(0, 10)));
+    assertNoOutage(row, snap.failures, await failureDetail(snap));
   });
 
-  test(`no request to a ready endpoint fails under endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s)`, async () => {
+  test(`requests to ready endpoints keep being served under endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s): no outage`, async () => {
     const svc = SERVICES[2]!;
     const syncs0 = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
     await load.reset();
@@ -174,6 +225,6 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
     for (const p of svc.pods) assert.match(vs, new RegExp(`-a -t 10\\.96\\.10\\.3:80 -r ${sb.pod(p).ip.replace(/\./g, '\\.')}:8080 -m -w 1`), `${p} serves svc-c after the churn`);
     assert.ok(sent >= CHURN_PER_SECOND * CHURN_SECONDS * 0.9, `the churn reached its rate (${sent} changes)`);
     assert.ok(syncs >= 2, `kpx kept syncing during the churn (${syncs})`);
-    assertKeptTraffic(row, JSON.stringify(snap.failures.slice(0, 10)));
+    assertNoOutage(row, snap.failures, await failureDetail(snap));
   });
 });

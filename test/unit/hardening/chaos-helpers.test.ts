@@ -43,7 +43,7 @@ describe('chaos helpers', () => {
     assert.equal(row.failed, 1);
     assert.equal(row.pathFailed, 1);
     assert.equal(row.machineOverloaded, true);
-    assert.match(row.note, /^note; errors connect-timeout:1; control \(pod IP, no kpx rule\) failed 2\/7$/);
+    assert.match(row.note, /^note; errors connect-timeout:1; control \(pod IP, no kpx rule\) failed 2\/7 \(response-timeout:2\)$/);
   });
 
   it('a SYN never answered always fails the scenario; a slow answer only when the machine was not overloaded', () => {
