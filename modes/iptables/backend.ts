@@ -328,6 +328,10 @@ export class IptablesBackend implements Backend {
       }
       restoreMs = performance.now() - ts;
       this.countOwnCommits(input);
+      // The service rules were missing (first sync, or someone flushed them): connections attempted meanwhile
+      // sit untranslated in SYN_SENT and would trap a client that reuses their source port. A fresh save is
+      // required: a reused one predates kpx's own last write and would report its jumps as missing.
+      if (whole.addedJumps.length && !reusedSave) await this.clearStalledConnects();
     } else {
       // kube-proxy's way: ensure jumps one by one, then --noflush everything, deleting stale chains.
       this.foreign = undefined;
@@ -406,6 +410,15 @@ export class IptablesBackend implements Backend {
     let commits = 0;
     for (let i = input.indexOf('COMMIT\n'); i >= 0; i = input.indexOf('COMMIT\n', i + 7)) commits++;
     this.foreign.expectedGen += commits;
+  }
+
+  private async clearStalledConnects(): Promise<void> {
+    try {
+      const n = await this.ct.clearStalledConnects();
+      if (n > 0) this.log.info('cleared connections attempted while the service rules were missing', { entries: n });
+    } catch (err) {
+      this.log.warn('could not clear stalled connections', { error: errorMessage(err) });
+    }
   }
 
   /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
