@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
 import {
-  assertKeptTraffic, ChaosCluster, childrenOf, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
+  assertKeptTraffic, ChaosCluster, churnEndpoints, childrenOf, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
 } from '../support/chaos-cluster.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
@@ -192,36 +192,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
   it(`absorbs endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s) with syncs bounded by min-sync-period and no failed request`, async () => {
     const spec = svcC().spec;
     const real = svcC().pods;
-    const m0 = await c.metrics();
-    const syncs0 = m0.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0;
-    const changes0 = m0.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0;
-    await c.load.reset();
-    const start = Date.now();
-    let sent = 0;
-    // Each change: a non-empty subset of the real pods ready, plus 1-3 not-ready endpoints that no
-    // request may reach (their addresses have no pod).
-    while (Date.now() - start < CHURN_SECONDS * 1000) {
-      const due = Math.floor(((Date.now() - start) / 1000) * CHURN_PER_SECOND);
-      while (sent < due) {
-        const mask = (sent % 7) + 1;
-        const ready = real.filter((_, i) => (mask >> i) & 1);
-        const eps = [
-          ...c.endpointsOf(ready),
-          ...Array.from({ length: 1 + (sent % 3) }, (_, i) => ({ ip: `10.244.1.${200 + ((sent + i) % 50)}`, nodeName: 'node1', ready: false, serving: false })),
-        ];
-        await c.writeEndpoints(spec, eps);
-        sent++;
-      }
-      await sleep(5);
-    }
-    const elapsed = (Date.now() - start) / 1000;
-    const since = nowSeconds();
-    await c.writeEndpoints(spec, c.endpointsOf(real));
-    await c.waitForSync(since);
-    const m1 = await c.metrics();
-    const syncs = (m1.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0) - syncs0;
-    const changes = (m1.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0) - changes0;
-    const bound = Math.ceil((elapsed * 1000) / MIN_SYNC_PERIOD_MS) + 3;
+    const { sent, elapsed, syncs, changes, bound } = await churnEndpoints(c, spec, real, { seconds: CHURN_SECONDS, perSecond: CHURN_PER_SECOND, startWindow: () => c.load.reset() });
     const snap = await c.load.window();
     const row = rowFrom(`endpoint churn ${CHURN_PER_SECOND}/s for ${CHURN_SECONDS} s (issue: 1 min)`, snap,
       `${sent} changes (${(sent / elapsed).toFixed(1)}/s), ${changes} counted by kpx, ${syncs} syncs (bound ${bound} at min-sync-period ${MIN_SYNC_PERIOD_MS} ms)`);

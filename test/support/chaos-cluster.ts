@@ -378,3 +378,52 @@ export function childrenOf(pid: number): { pid: number; comm: string }[] {
   }
   return out;
 }
+
+export interface ChurnResult {
+  readonly sent: number;
+  readonly elapsed: number;
+  /** Syncs and endpoint changes kpx counted during the churn (its own metrics). */
+  readonly syncs: number;
+  readonly changes: number;
+  /** The most syncs min-sync-period allows in that time (+3 for the edges). */
+  readonly bound: number;
+}
+
+/**
+ * Endpoint churn: `perSecond` EndpointSlice rewrites for `seconds`, each a non-empty subset of the real pods
+ * ready plus 1-3 not-ready endpoints that no request may reach (their addresses have no pod); then the real
+ * pods again, waited for. `startWindow` runs right before the churn (it resets the load counters).
+ */
+export async function churnEndpoints(c: ChaosCluster, spec: ServiceSpec, real: readonly string[], o: { seconds: number; perSecond: number; startWindow: () => Promise<unknown> }): Promise<ChurnResult> {
+  const m0 = await c.metrics();
+  const syncs0 = m0.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0;
+  const changes0 = m0.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0;
+  await o.startWindow();
+  const start = Date.now();
+  let sent = 0;
+  while (Date.now() - start < o.seconds * 1000) {
+    const due = Math.floor(((Date.now() - start) / 1000) * o.perSecond);
+    while (sent < due) {
+      const mask = (sent % 7) + 1;
+      const ready = real.filter((_, i) => (mask >> i) & 1);
+      const eps = [
+        ...c.endpointsOf(ready),
+        ...Array.from({ length: 1 + (sent % 3) }, (_, i) => ({ ip: `10.244.1.${200 + ((sent + i) % 50)}`, nodeName: 'node1', ready: false, serving: false })),
+      ];
+      await c.writeEndpoints(spec, eps);
+      sent++;
+    }
+    await sleep(5);
+  }
+  const elapsed = (Date.now() - start) / 1000;
+  const since = nowSeconds();
+  await c.writeEndpoints(spec, c.endpointsOf(real));
+  await c.waitForSync(since);
+  const m1 = await c.metrics();
+  return {
+    sent, elapsed,
+    syncs: (m1.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0) - syncs0,
+    changes: (m1.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0) - changes0,
+    bound: Math.ceil((elapsed * 1000) / MIN_SYNC_PERIOD_MS) + 3,
+  };
+}
