@@ -6,8 +6,9 @@
  * growing timeouts (250ms, 500ms, 1s, 2s; after a failure the client's affinity is reset and the next
  * endpoint is tried), then one pump per direction, stream.pipe's per-chunk logic: back-pressure (a slow
  * reader pauses the other side), both sockets torn down on any error; allowHalfOpen on both sockets passes
- * a half-close (FIN) through while the other direction keeps flowing. No JavaScript runs per byte and no
- * timer exists per established connection.
+ * a half-close (FIN) through while the other direction keeps flowing. Both sockets read into a reused
+ * buffer (socket-relay.ts) rather than through Node's allocate-per-read streams. No JavaScript runs per
+ * byte and no timer exists per established connection.
  *
  * Limits, so a flood cannot take the node down: a budget of open connections shared by a service port's
  * listeners (a client over the cap is closed at once; open connections are untouched), and when the
@@ -17,6 +18,7 @@
 import net from 'node:net';
 import type { Logger } from '../../src/util/log.js';
 import type { Target } from './load-balancer.js';
+import { adoptAccepted, relayTo } from './socket-relay.js';
 
 /** kube-proxy's legacy EndpointDialTimeouts. */
 export const DIAL_TIMEOUTS_MS: readonly number[] = [250, 500, 1000, 2000];
@@ -206,7 +208,11 @@ export class TcpProxy {
     }, delay);
   }
 
-  #onConnection(client: net.Socket): void {
+  #onConnection(accepted: net.Socket): void {
+    // The client's reads go to the upstream socket, which exists only once an endpoint answers.
+    const route: { conn?: Connection } = {};
+    const client = adoptAccepted(accepted, relayTo(() => route.conn?.upstream));
+    if (!client) return;
     const budget = this.#opts.budget;
     if (this.#closed || !budget.tryAcquire()) {
       // Refuse: close at once, without touching the connections already open.
@@ -215,6 +221,7 @@ export class TcpProxy {
       return;
     }
     const conn: Connection = { client, upstream: undefined, dialTimer: undefined, clientClosed: false, upstreamClosed: false, released: false };
+    route.conn = conn;
     this.#conns.add(conn);
     client.on('error', ignore);
     client.once('close', () => {
@@ -248,7 +255,7 @@ export class TcpProxy {
       conn.client.destroy();
       return;
     }
-    const upstream = net.connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true });
+    const upstream = net.connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true, onread: relayTo(() => conn.client) });
     conn.upstream = upstream;
     const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('dial timeout'), { code: 'ETIMEDOUT' })), this.#timeouts[attempt]);
     conn.dialTimer = timer;
@@ -318,13 +325,11 @@ export class TcpProxy {
   }
 }
 
+/** The rest of a direction whose chunks socket-relay.ts forwards: resume after a drain, pass the end on. */
 function pump(src: net.Socket, dst: net.Socket): void {
-  src.on('data', (chunk: Buffer) => {
-    if (!dst.write(chunk)) src.pause();
-  });
   dst.on('drain', () => src.resume());
   src.on('end', () => dst.end());
-  // Accepted paused (pauseOnConnect): a 'data' listener alone does not start an explicitly paused stream.
+  // The client was adopted paused, and a relay with no upstream yet paused itself: start (again) now.
   src.resume();
 }
 

@@ -165,6 +165,42 @@ test('a 100 MB transfer arrives intact in both directions at once (sha256)', asy
   assert.equal(serverGot, want, 'client → backend');
 });
 
+test('a client that stops reading holds back only its own connection, and both streams arrive intact', async (t) => {
+  // Every connection of a thread reads into one shared buffer (socket-relay.ts): a write the kernel cannot
+  // take at once must not see its bytes overwritten by another connection's next read.
+  const SIZE = 16 * 1024 * 1024;
+  const payload = (seed: number) => {
+    const b = randomBytes(SIZE);
+    b.writeUInt32BE(seed, 0);
+    return b;
+  };
+  const sent = [payload(1), payload(2)];
+  let next = 0;
+  const server = net.createServer((s) => s.end(sent[next++]));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  const download = (onSocket: (s: net.Socket) => void) => new Promise<string>((resolve, reject) => {
+    const c = net.connect({ port, host: '127.0.0.1' });
+    const h = createHash('sha256');
+    c.on('data', (d) => h.update(d));
+    c.on('end', () => resolve(h.digest('hex')));
+    c.on('error', reject);
+    onSocket(c);
+  });
+  let stalled: net.Socket | undefined;
+  const first = download((s) => { stalled = s; s.pause(); });
+  while (next < 1) await sleep(5);
+  const second = await download(() => {});
+  assert.equal(second, createHash('sha256').update(sent[1]).digest('hex'), 'the reading client got its stream whole while the other stalled');
+  stalled!.resume();
+  assert.equal(await first, createHash('sha256').update(sent[0]).digest('hex'), 'the stalled client gets its stream whole once it reads again');
+});
+
 test('half-close: a client that ends its side still reads the reply', async (t) => {
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
     let got = '';
