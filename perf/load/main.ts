@@ -27,6 +27,7 @@ import { isAnswer, request, startKpx, type KpxEntry } from '../../src/sandbox/in
 import { packageRoot } from '../../src/sandbox/scripts.js';
 import { flag, numberOption, option } from '../common/args.js';
 import { describeMachine, machineLine, type MachineInfo } from '../common/machine.js';
+import { cpuSeconds } from '../common/process-cpu.js';
 import { markdownTable, textTable, writeResults } from '../common/results.js';
 import { BULK, WEB, buildLoadCluster, type LoadCluster } from './cluster.js';
 import { measure, type Measurement } from './measure.js';
@@ -171,17 +172,6 @@ function median(xs: readonly number[]): number {
 function medianRun(ms: readonly Measurement[]): Measurement {
   const s = [...ms].sort((a, b) => a.rate - b.rate);
   return s[Math.floor((s.length - 1) / 2)];
-}
-
-/** user + system CPU seconds a process has used so far (from /proc; 0 when it is gone). */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the "(comm) " prefix; in clock ticks.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 function fmtRate(x: number, unit: string): string {
