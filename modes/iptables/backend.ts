@@ -36,6 +36,7 @@ import { Iptables, type IptablesTable } from '../../src/net/iptables.js';
 import { IptablesRestoreError, KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
+import { planDispatchEdit, type DispatchEdit } from './dispatch-edit.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpArgs, type JumpRule } from './jumps.js';
 import { RenderCache, cidrContains, renderRules, toRestoreInput, type RenderOptions, type RenderedRules } from './render.js';
 import { staleConntrackFilters } from './stale-conntrack.js';
@@ -365,10 +366,17 @@ export class IptablesBackend implements Backend {
     // Dispatch chains hold one rule per service; at 5k services rewriting KUBE-SERVICES alone costs
     // ~0.4 s with --noflush, so a chain is rewritten only when its text differs from what was written.
     // (Nothing else writes these chains; a flush by someone else is caught by the canary.)
-    const dispatch = [...r.natDispatch.keys()].filter((c) => !sameLines(r.natDispatch.get(c)!, prev.dispatch.get(c)));
+    const changedDispatch = [...r.natDispatch.keys()].filter((c) => !sameLines(r.natDispatch.get(c)!, prev.dispatch.get(c)));
+    // A large KUBE-SERVICES is changed rule by rule (dispatch-edit.ts); the others are rewritten.
+    const edits = new Map<string, DispatchEdit>();
+    for (const c of changedDispatch) {
+      const edit = planDispatchEdit(c, prev.dispatch.get(c) ?? [], r.natDispatch.get(c)!);
+      if (edit) edits.set(c, edit);
+    }
+    const dispatch = changedDispatch.filter((c) => !edits.has(c));
     const filterChanged = !sameLines(r.filterRules, prev.filter);
     const deleted = [...prev.activeNatChains].filter((c) => !r.activeNatChains.has(c));
-    const input = toRestoreInput(r, { filter: filterChanged, natDispatch: dispatch, deleteChains: deleted });
+    const input = toRestoreInput(r, { filter: filterChanged, natDispatch: dispatch, deleteChains: deleted, natDispatchEdits: edits });
     let restoreMs = 0;
     if (input) {
       const ts = performance.now();
@@ -384,6 +392,7 @@ export class IptablesBackend implements Backend {
     this.recordApplied(r);
     let written = r.serviceRules.length + deleted.length;
     for (const c of dispatch) written += r.natDispatch.get(c)!.length;
+    for (const e of edits.values()) written += e.deletes.length + e.inserts.length;
     this.metrics.rulesLast.set({ table: 'filter' }, filterChanged ? r.totalRules.filter : 0);
     this.metrics.rulesLast.set({ table: 'nat' }, written);
     this.last = { kind: 'partial', input, deletedChains: deleted, renderMs, saveMs: 0, mergeMs: 0, restoreMs, reusedSave: false, totalMs: performance.now() - t0 };

@@ -13,6 +13,7 @@ import {
   ChainNameCache, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
   KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, extChain, fwChain, svcChain, svlChain,
 } from './chain-names.js';
+import type { DispatchEdit } from './dispatch-edit.js';
 
 export interface RenderOptions {
   readonly family: IPFamily;
@@ -466,6 +467,8 @@ export interface RestoreInputParts {
   readonly natDispatch: Iterable<string>;
   /** Per-service chains to delete (declared, which flushes them, then -X). */
   readonly deleteChains?: Iterable<string>;
+  /** nat dispatch chains changed rule by rule (dispatch-edit.ts): not declared, so not flushed. */
+  readonly natDispatchEdits?: ReadonlyMap<string, DispatchEdit>;
 }
 
 /**
@@ -482,12 +485,16 @@ export function toRestoreInput(r: RenderedRules, parts: RestoreInputParts): stri
   }
   const dispatch = [...parts.natDispatch];
   const deletes = parts.deleteChains ? [...parts.deleteChains] : [];
-  if (dispatch.length > 0 || r.serviceChains.length > 0 || deletes.length > 0) {
+  const edits = [...(parts.natDispatchEdits?.values() ?? [])];
+  if (dispatch.length > 0 || r.serviceChains.length > 0 || deletes.length > 0 || edits.length > 0) {
     lines.push('*nat');
     for (const c of dispatch) lines.push(`:${c} - [0:0]`);
     for (const c of r.serviceChains) lines.push(`:${c} - [0:0]`);
     for (const c of deletes) lines.push(`:${c} - [0:0]`);
     for (const c of dispatch) for (const l of r.natDispatch.get(c) ?? []) lines.push(l);
+    // Before the -X below: a rule still jumping to a chain keeps that chain from being deleted.
+    for (const e of edits) for (const l of e.deletes) lines.push(l);
+    for (const e of edits) for (const l of e.inserts) lines.push(l);
     for (const l of r.serviceRules) lines.push(l);
     for (const c of deletes) lines.push(`-X ${c}`);
     lines.push('COMMIT');

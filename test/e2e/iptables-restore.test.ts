@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { IptablesBackend } from '../../modes/iptables/backend.js';
+import { EDIT_MIN_RULES } from '../../modes/iptables/dispatch-edit.js';
 import { renderRestoreInput } from '../../modes/iptables/render.js';
 import { defaultConfig } from '../../src/config/types.js';
 import type { ChangeSet } from '../../src/model/types.js';
@@ -254,4 +255,41 @@ test('the iptables mode reports leftovers only once it has run, and none after c
   assert.equal(await b.hasLeftovers(), true, 'after a sync');
   await b.cleanup();
   assert.equal(await b.hasLeftovers(), false, 'after cleanup');
+});
+
+test('with thousands of services, adding and removing one edits KUBE-SERVICES rule by rule, and the kernel holds the rendered rules', async (t) => {
+  const ns = await namespace(t);
+  const b = backend(ns);
+  const ip = (i: number) => `172.20.${i >> 8}.${i & 255}`;
+  const service = (i: number) => svcPort({ ns: 'bulk', name: `s${i}`, clusterIP: ip(i), nodePort: i % 500 === 0 ? 30000 + i / 500 : 0,
+    endpoints: [{ ip: `10.1.${i >> 8}.${i & 255}` }] });
+  const services = Array.from({ length: EDIT_MIN_RULES + 100 }, (_, i) => service(i));
+  assert.deepEqual(await b.sync(proxyState(services), FULL), { ok: true });
+  const kernelServices = async () => (await save(ns)).split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+  const rendered = (ports: typeof services) => renderRestoreInput(proxyState(ports), b.renderOptions())
+    .split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
+  // iptables-save prints matches in its own order and form; compare what each rule matches and where it jumps.
+  const ruleKey = (l: string) => ['--comment', '-d', '--dport', '--dst-type', '-j'].map((opt) => new RegExp(`${opt} ("[^"]*"|\\S+)`).exec(l)?.[1].replace(/\/32$/, '') ?? '').join(' ');
+  const sorted = (xs: string[]) => xs.map(ruleKey).sort();
+
+  const added = service(EDIT_MIN_RULES + 100);
+  services.push(added);
+  assert.deepEqual(await b.sync(proxyState(services), partial(`bulk/s${EDIT_MIN_RULES + 100}`)), { ok: true });
+  assert.equal(b.lastSync.kind, 'partial');
+  assert.doesNotMatch(b.lastSync.input, /^:KUBE-SERVICES /m, 'KUBE-SERVICES is not declared (flushed) again');
+  assert.match(b.lastSync.input, /^-I KUBE-SERVICES 1 .*-j KUBE-SVC-/m);
+  let kernel = await kernelServices();
+  assert.deepEqual(sorted(kernel), sorted(rendered(services)), 'the kernel holds exactly the rendered rules');
+  assert.match(kernel.at(-1)!, /-j KUBE-NODEPORTS$/, 'the node-port rule stays last');
+  assert.ok(kernel[0].includes(`-d ${ip(EDIT_MIN_RULES + 100)}/32`), 'the new service rule went on top');
+
+  const gone = services.splice(7, 1)[0];
+  assert.deepEqual(await b.sync(proxyState(services), partial('bulk/s7')), { ok: true });
+  assert.match(b.lastSync.input, new RegExp(`^-D KUBE-SERVICES .*-d ${ip(7)} `, 'm'));
+  assert.equal(b.lastSync.deletedChains.length, 2, "the removed service's SVC and SEP chains are deleted");
+  kernel = await kernelServices();
+  assert.deepEqual(sorted(kernel), sorted(rendered(services)));
+  const dump = await save(ns);
+  for (const c of b.lastSync.deletedChains) assert.doesNotMatch(dump, new RegExp(`:${c} `));
+  assert.deepEqual(checkIptablesRuleJumps(parseIptablesDump(dump), { allowEmpty: BASE_CHAINS }), []);
 });
