@@ -14,6 +14,7 @@
  * kernel's order may then differ from the rendered one, with the same effect. A full sync writes the
  * rendered order again.
  */
+import { multisetMinus } from '../../src/util/multiset.js';
 import { KUBE_NODEPORTS, KUBE_SERVICES } from './chain-names.js';
 
 /** Below this many rules, rewriting the chain is cheap (under ~0.4 s at 5,000 services) and keeps the rendered order. */
@@ -38,16 +39,8 @@ export interface DispatchEdit {
 export function planDispatchEdit(chain: string, prev: readonly string[], next: readonly string[]): DispatchEdit | undefined {
   if (!EDITABLE_CHAINS.has(chain) || next.length < EDIT_MIN_RULES || prev.length < EDIT_MIN_RULES) return undefined;
   // Multisets: a rule rendered twice is deleted (each -D removes one match) and inserted as often as needed.
-  const counts = new Map<string, number>();
-  for (const l of prev) counts.set(l, (counts.get(l) ?? 0) + 1);
-  const added: string[] = [];
-  for (const l of next) {
-    const n = counts.get(l) ?? 0;
-    if (n > 0) counts.set(l, n - 1);
-    else added.push(l);
-  }
-  const removed: string[] = [];
-  for (const [l, n] of counts) for (let i = 0; i < n; i++) removed.push(l);
+  const added = multisetMinus(next, prev);
+  const removed = multisetMinus(prev, next);
   if (added.length + removed.length > next.length * EDIT_MAX_CHANGED_SHARE) return undefined;
   const prefix = `-A ${chain} `;
   const spec = (line: string) => {

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import type { IptablesChain, IptablesDump, IptablesRule } from '../../src/net/iptables-dump.js';
 import { BUILTIN_CHAINS, BUILTIN_TARGETS, dumpToString, parseIptablesDump, parseRule, ruleToString } from '../../src/net/iptables-dump.js';
+import { multisetMinus } from '../../src/util/multiset.js';
 
 const NODEPORTS = 'KUBE-NODEPORTS';
 const SERVICES = 'KUBE-SERVICES';
@@ -59,19 +60,6 @@ export function sortIptablesRules(input: string | IptablesDump): string {
     }
   }
   return dumpToString(dump);
-}
-
-/** Lines in `a` not matched one-for-one in `b`. */
-function multisetMinus(a: readonly string[], b: readonly string[]): string[] {
-  const counts = new Map<string, number>();
-  for (const l of b) counts.set(l, (counts.get(l) ?? 0) + 1);
-  const out: string[] = [];
-  for (const l of a) {
-    const n = counts.get(l) ?? 0;
-    if (n > 0) counts.set(l, n - 1);
-    else out.push(l);
-  }
-  return out;
 }
 
 /** A readable difference between two canonical dumps ("" when equal). */

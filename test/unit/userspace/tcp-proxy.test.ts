@@ -21,6 +21,18 @@ async function servers(t: import('node:test').TestContext, ...names: string[]): 
   return out;
 }
 
+/** Listens `server` on loopback and puts a proxy with it as the only endpoint in front of it. */
+async function proxyToServer(t: import('node:test').TestContext, server: net.Server): Promise<{ proxy: TcpProxy; port: number }> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const lb = new LoadBalancer();
+  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const port = await proxy.listen('127.0.0.1', 0);
+  t.after(() => proxy.close());
+  return { proxy, port };
+}
+
 /** A loopback port with nothing listening (bound then closed), so a dial there is refused at once. */
 async function deadPort(): Promise<number> {
   const s = net.createServer();
@@ -177,13 +189,7 @@ test('a client that stops reading holds back only its own connection, and both s
   const sent = [payload(1), payload(2)];
   let next = 0;
   const server = net.createServer((s) => s.end(sent[next++]));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const lb = new LoadBalancer();
-  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
-  const port = await proxy.listen('127.0.0.1', 0);
-  t.after(() => proxy.close());
+  const { port } = await proxyToServer(t, server);
   const download = (onSocket: (s: net.Socket) => void) => new Promise<string>((resolve, reject) => {
     const c = net.connect({ port, host: '127.0.0.1' });
     const h = createHash('sha256');
@@ -208,13 +214,7 @@ test('half-close: a client that ends its side still reads the reply', async (t) 
     // Replies only after the client's FIN arrived through the proxy.
     s.on('end', () => setTimeout(() => s.end(`reply to ${got}`), 50));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const lb = new LoadBalancer();
-  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
-  const port = await proxy.listen('127.0.0.1', 0);
-  t.after(() => proxy.close());
+  const { proxy, port } = await proxyToServer(t, server);
   const reply = await new Promise<string>((resolve, reject) => {
     const c = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
     let buf = '';
@@ -232,13 +232,7 @@ test('an error on one side destroys the other side too', async (t) => {
   let backendSocket: net.Socket | undefined;
   const closed = Promise.withResolvers<void>();
   const server = net.createServer((s) => { backendSocket = s; s.on('error', () => {}); s.on('close', () => closed.resolve()); });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  const lb = new LoadBalancer();
-  lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
-  const port = await proxy.listen('127.0.0.1', 0);
-  t.after(() => proxy.close());
+  const { proxy, port } = await proxyToServer(t, server);
   const c = net.connect({ port, host: '127.0.0.1' });
   await new Promise((r) => c.once('connect', r));
   while (!backendSocket) await sleep(5);
