@@ -10,13 +10,12 @@
  *    fault that takes traffic down by design, and the node is not the same afterwards, see the report).
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
 import {
   assertKeptTraffic, ChaosCluster, churnEndpoints, childrenOf, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, sleep, SYNC_PERIOD_MS, type FaultRow,
 } from '../support/chaos-cluster.js';
+import { FailingRestore } from '../support/failing-restore.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
 const skip = notReadyReason('iptables');
@@ -26,32 +25,10 @@ const CHURN_PER_SECOND = 50;
 describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode)', { skip, timeout: 400_000 }, () => {
   let c: ChaosCluster;
   const rows: FaultRow[] = [];
-  let faultBin = '';
-  let failFlag = '';
+  let restore: FailingRestore;
 
   before(async () => {
-    c = await ChaosCluster.create({
-      beforeKpx: async (cl) => {
-        // A stand-in iptables-nft-restore, first on kpx's PATH: it fails while the flag file exists and
-        // otherwise runs the real one. (src/net/iptables.ts runs iptables-nft-restore by name.)
-        faultBin = join(cl.sb.tmpDir, 'fault-bin');
-        failFlag = join(cl.sb.tmpDir, 'restore-fails');
-        mkdirSync(faultBin, { recursive: true });
-        const script = join(faultBin, 'iptables-nft-restore');
-        writeFileSync(script, [
-          '#!/bin/sh',
-          '# chaos suite: injected iptables-restore failure',
-          `if [ -e '${failFlag}' ]; then`,
-          '  cat >/dev/null',
-          "  echo 'iptables-restore: line 2 failed (injected by the chaos suite)' >&2",
-          '  exit 1',
-          'fi',
-          'exec /usr/sbin/iptables-nft-restore "$@"',
-          '',
-        ].join('\n'));
-        chmodSync(script, 0o755);
-      },
-    });
+    c = await ChaosCluster.create({ beforeKpx: async (cl) => { restore = new FailingRestore(cl.sb.tmpDir); } });
   }, { timeout: 120_000 });
   after(async () => {
     printFaultTable(`chaos: kpx and kernel-edge faults (iptables mode, ${LOAD_RATE} req/s over 3 ClusterIP services and a pod IP)`, rows);
@@ -93,7 +70,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     // The final state is S0 again, so the restarted kpx must end with exactly the reference rules.
     await c.writeEndpoints(svcC().spec, c.endpointsOf(full));
     await sleep(2000); // kpx is down: traffic runs on the rules left in the kernel
-    c.kpxEnv = { ...process.env, PATH: `${faultBin}:${process.env.PATH ?? ''}` };
+    c.kpxEnv = restore.env();
     const t0 = Date.now();
     // While the new kpx starts, watch the kernel: kpx's jump to KUBE-SERVICES must never go missing.
     let sampling = true;
@@ -145,7 +122,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     const m0 = await c.metrics();
     const failures0 = m0.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total') ?? 0;
     const rulesBefore = await c.kubeRules();
-    writeFileSync(failFlag, 'fail\n');
+    restore.failing(true);
     const tFail = Date.now();
     await c.writeEndpoints(spec, c.endpointsOf(full.filter((p) => p !== 'web-4')));
     const deadline = Date.now() + 15_000;
@@ -161,7 +138,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     const partialAtFix = m1.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0;
     const fullAtFix = m1.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0;
     const lastAtFix = m1.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0;
-    rmSync(failFlag);
+    restore.failing(false);
     const tFixed = Date.now();
     // The first successful sync after the failures must be a full one.
     let m2 = m1;

@@ -14,14 +14,13 @@
  *    an uninterrupted run, listener ports aside.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { nowSeconds } from '../../src/sandbox/kpx-runner.js';
 import {
   assertHeldSurvived, assertKeptTraffic, ChaosCluster, childrenOf, churnEndpoints, heldNote, LOAD_RATE, MIN_SYNC_PERIOD_MS, printFaultTable, rowFrom, serviceSpec, sleep,
   SYNC_PERIOD_MS, type FaultRow,
 } from '../support/chaos-cluster.js';
+import { FailingRestore } from '../support/failing-restore.js';
 import { notReadyReason } from '../support/sandbox-cluster.js';
 
 const skip = notReadyReason('userspace');
@@ -36,36 +35,19 @@ function withoutPorts(rules: string): string {
 describe('chaos: kpx and kernel-edge faults under continuous load (userspace mode)', { skip, timeout: 400_000 }, () => {
   let c: ChaosCluster;
   const rows: FaultRow[] = [];
-  let failFlag = '';
+  let restore: FailingRestore | undefined;
 
   before(async () => {
     c = await ChaosCluster.create({
       mode: 'userspace',
       beforeKpx: async (cl) => {
-        // A stand-in iptables-nft-restore, first on kpx's PATH: it fails while the flag file exists and
-        // otherwise runs the real one. (src/net/iptables.ts runs iptables-nft-restore by name.)
-        const faultBin = join(cl.sb.tmpDir, 'fault-bin');
-        failFlag = join(cl.sb.tmpDir, 'restore-fails');
-        mkdirSync(faultBin, { recursive: true });
-        const script = join(faultBin, 'iptables-nft-restore');
-        writeFileSync(script, [
-          '#!/bin/sh',
-          '# chaos suite: injected iptables-restore failure',
-          `if [ -e '${failFlag}' ]; then`,
-          '  cat >/dev/null',
-          "  echo 'iptables-restore: line 2 failed (injected by the chaos suite)' >&2",
-          '  exit 1',
-          'fi',
-          'exec /usr/sbin/iptables-nft-restore "$@"',
-          '',
-        ].join('\n'));
-        chmodSync(script, 0o755);
-        cl.kpxEnv = { ...process.env, PATH: `${faultBin}:${process.env.PATH ?? ''}` };
+        restore = new FailingRestore(cl.sb.tmpDir);
+        cl.kpxEnv = restore.env();
       },
     });
   }, { timeout: 120_000 });
   after(async () => {
-    if (failFlag) rmSync(failFlag, { force: true });
+    restore?.failing(false);
     printFaultTable(`chaos: kpx and kernel-edge faults (userspace mode, ${LOAD_RATE} req/s over 3 ClusterIP services and a pod IP, 6 held keep-alive connections)`, rows);
     await c?.destroy();
   }, { timeout: 60_000 });
@@ -83,7 +65,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (userspace mod
     const late = serviceSpec('late-restore', '10.96.20.50');
     await startWindow();
     const rulesBefore = await c.kubeRules();
-    writeFileSync(failFlag, 'fail\n');
+    restore!.failing(true);
     const tFail = Date.now();
     // Two changes while restores fail: one needs new portal rules (a new service), one only the
     // balancer (svc-c loses an endpoint), which kpx applies without the kernel.
@@ -95,7 +77,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (userspace mod
     await sleep(3000); // more retries fail meanwhile; the listeners carry the traffic
     assert.equal(await c.kubeRules(), rulesBefore, 'a failed restore changed nothing in the kernel');
     const failedLines = c.kpxLines(/syncing proxy rules failed/, tFail);
-    rmSync(failFlag);
+    restore!.failing(false);
     const tFixed = Date.now();
     const servedMs = await c.expectServes(late.clusterIP, 80, 30_000);
     const after = await c.kubeRules();
