@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { UserspaceBackend, type PortalIptables } from '../../../modes/userspace/backend.js';
 import { defaultConfig } from '../../../src/config/types.js';
 import type { ServicePort } from '../../../src/model/types.js';
-import { connectAndReadName, endpoint, memoryLog, nameEchoServer, proxyState, roundTrip, servicePort, sleep, type NamedServer } from './fixtures.js';
+import { connectAndReadName, echoPods, endpoint, memoryLog, proxyState, roundTrip, servicePort, sleep, type NamedServer } from './fixtures.js';
 
 /** Records restore inputs; save() shows what the last restore wrote, enough for jump checks. */
 class RecordingIptables implements PortalIptables {
@@ -39,12 +39,6 @@ function makeBackend(t: import('node:test').TestContext, more: { portRange?: str
   return { backend, iptables, log };
 }
 
-async function pods(t: import('node:test').TestContext, ...names: string[]): Promise<NamedServer[]> {
-  const out = await Promise.all(names.map((n) => nameEchoServer(n)));
-  t.after(() => Promise.all(out.map((s) => s.close())));
-  return out;
-}
-
 const full = { full: true, services: new Set<string>() };
 const partial = (...keys: string[]) => ({ full: false, services: new Set(keys) });
 const eps = (servers: readonly NamedServer[]) => servers.map((s) => endpoint('127.0.0.1', s.port));
@@ -57,7 +51,7 @@ function portalPort(rules: string, clusterIP: string): number {
 }
 
 test('a sync opens a listener per service port and points the portal rules at it', async (t) => {
-  const [a, b] = await pods(t, 'pod-a', 'pod-b');
+  const [a, b] = await echoPods(t, 'pod-a', 'pod-b');
   const { backend, iptables } = makeBackend(t);
   const res = await backend.sync(proxyState([web([a, b])]), full);
   assert.deepEqual(res, { ok: true });
@@ -74,7 +68,7 @@ test('a sync opens a listener per service port and points the portal rules at it
 });
 
 test('an endpoint change reaches new connections at once and leaves open ones (and the port) alone', async (t) => {
-  const [a, b] = await pods(t, 'pod-a', 'pod-b');
+  const [a, b] = await echoPods(t, 'pod-a', 'pod-b');
   const { backend, iptables } = makeBackend(t);
   await backend.sync(proxyState([web([a])]), full);
   const port = portalPort(iptables.last, '10.96.0.10');
@@ -92,7 +86,7 @@ test('an endpoint change reaches new connections at once and leaves open ones (a
 });
 
 test('a deleted service closes its listener and its connections, frees its port and loses its rules', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, iptables } = makeBackend(t);
   const other = servicePort({ name: 'other', clusterIP: '10.96.0.11', endpoints: eps([a]) });
   await backend.sync(proxyState([web([a]), other]), full);
@@ -111,7 +105,7 @@ test('a deleted service closes its listener and its connections, frees its port 
 });
 
 test('listener ports come from --proxy-port-range when one is given', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend } = makeBackend(t, { portRange: '39100-39119' });
   const sps = Array.from({ length: 5 }, (_, i) => servicePort({ name: `s${i}`, clusterIP: `10.96.1.${i}`, endpoints: eps([a]) }));
   assert.deepEqual(await backend.sync(proxyState(sps), full), { ok: true });
@@ -122,7 +116,7 @@ test('listener ports come from --proxy-port-range when one is given', async (t) 
 });
 
 test('a NodePort also gets a listener on the node port itself', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, iptables } = makeBackend(t);
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
@@ -137,7 +131,7 @@ test('a NodePort also gets a listener on the node port itself', async (t) => {
 });
 
 test('SCTP service ports are refused with one clear log line, the rest still served', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, log } = makeBackend(t);
   const sctp = servicePort({ name: 'sctp', protocol: 'SCTP', clusterIP: '10.96.0.30', endpoints: eps([a]) });
   const state = proxyState([web([a]), sctp]);
@@ -148,7 +142,7 @@ test('SCTP service ports are refused with one clear log line, the rest still ser
 });
 
 test('a failed restore is reported for retry, and the next sync writes the rules (jumps included) again', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, iptables } = makeBackend(t);
   await backend.sync(proxyState([web([a])]), full);
   iptables.failNext = true;
@@ -161,7 +155,7 @@ test('a failed restore is reported for retry, and the next sync writes the rules
 });
 
 test('the per-service connection cap is shared by the listeners of one service port', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, iptables } = makeBackend(t, { maxConnectionsPerService: 1 });
   const probe = net.createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
@@ -177,7 +171,7 @@ test('the per-service connection cap is shared by the listeners of one service p
 });
 
 test('close() closes every listener; cleanup() removes the chains and their jumps', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend, iptables } = makeBackend(t);
   await backend.sync(proxyState([web([a])]), full);
   const port = portalPort(iptables.last, '10.96.0.10');
@@ -202,7 +196,7 @@ test('describe() shows the listeners and the portal rules a state needs, without
 });
 
 test('a changed node port closes the old node-port listener and opens the new one', async (t) => {
-  const [a] = await pods(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const { backend } = makeBackend(t);
   const free = async () => {
     const probe = net.createServer();
@@ -222,7 +216,7 @@ test('a changed node port closes the old node-port listener and opens the new on
 });
 
 test('worker threads share a listener: one global rotation, endpoint updates at once, one connection cap', async (t) => {
-  const [a, b, c] = await pods(t, 'pod-a', 'pod-b', 'pod-c');
+  const [a, b, c] = await echoPods(t, 'pod-a', 'pod-b', 'pod-c');
   const { backend, iptables } = makeBackend(t, { workerThreads: 2, maxConnectionsPerService: 30 });
   await backend.sync(proxyState([web([a, b])]), full);
   const live = backend.listeners.get('default/web|TCP|portal')!;

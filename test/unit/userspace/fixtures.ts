@@ -113,6 +113,28 @@ export async function udpNameServer(name: string): Promise<NamedServer & { recei
   };
 }
 
+/** Named echo servers on loopback, closed when the test ends. */
+export async function echoPods(t: import('node:test').TestContext, ...names: string[]): Promise<NamedServer[]> {
+  const out = await Promise.all(names.map((n) => nameEchoServer(n)));
+  t.after(() => Promise.all(out.map((s) => s.close())));
+  return out;
+}
+
+/** The name the backend behind `port` sends first, trying up to `tries` times `gapMs` apart; '' if none answered. */
+export async function readNameWithRetries(port: number, tries: number, gapMs: number): Promise<string> {
+  for (let i = 0; i < tries; i++) {
+    const name = await new Promise<string>((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('data', (d) => { resolve(d.toString().trim()); s.destroy(); });
+      s.on('error', () => resolve(''));
+      s.on('close', () => resolve(''));
+    });
+    if (name) return name;
+    await sleep(gapMs);
+  }
+  return '';
+}
+
 /** Connects, reads the first line (the backend's name) and returns it with the open socket. */
 export function connectAndReadName(port: number, host = '127.0.0.1'): Promise<{ name: string; socket: net.Socket }> {
   return new Promise((resolve, reject) => {

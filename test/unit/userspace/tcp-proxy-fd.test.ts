@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { nameEchoServer, sleep } from './fixtures.js';
+import { nameEchoServer, readNameWithRetries, sleep } from './fixtures.js';
 
 const helper = fileURLToPath(new URL('./emfile-proxy.ts', import.meta.url));
 
@@ -44,17 +44,7 @@ test('out of file descriptors, the proxy pauses accepting, never crashes, and se
   await sleep(500);
   assert.equal(child.exitCode, null, `the proxy is still running: ${stderr}`);
   // Once descriptors are free again, a new client is served.
-  let name = '';
-  for (let i = 0; i < 20 && !name; i++) {
-    name = await new Promise<string>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.on('data', (d) => { resolve(d.toString().trim()); s.destroy(); });
-      s.on('error', () => resolve(''));
-      s.on('close', () => resolve(''));
-    });
-    if (!name) await sleep(200);
-  }
-  assert.equal(name, 'pod-a');
+  assert.equal(await readNameWithRetries(port, 20, 200), 'pod-a');
 
   // Deterministic: one descriptor left, so the next client is accepted and its dial fails with EMFILE.
   // First every flood connection must be gone, or its descriptors would free up after the fill.
@@ -81,17 +71,7 @@ test('out of file descriptors, the proxy pauses accepting, never crashes, and se
   child.stdin.write('release\n');
   await next('RELEASED');
   step('released');
-  let after = '';
-  for (let i = 0; i < 40 && !after; i++) {
-    after = await new Promise<string>((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.on('data', (d) => { resolve(d.toString().trim()); s.destroy(); });
-      s.on('error', () => resolve(''));
-      s.on('close', () => resolve(''));
-    });
-    if (!after) await sleep(100);
-  }
-  assert.equal(after, 'pod-a', 'after the shortage it listens and serves again');
+  assert.equal(await readNameWithRetries(port, 40, 100), 'pod-a', 'after the shortage it listens and serves again');
   child.stdin.write('stat\n');
   const stat = (await next('STAT ')).split(' ').map(Number);
   assert.equal(stat[3], 0, 'accepting again');

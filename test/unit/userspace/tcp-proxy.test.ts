@@ -4,7 +4,7 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import { ConnectionBudget, TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
-import { connectAndReadName, connectExpectingClose, endpoint, memoryLog, nameEchoServer, roundTrip, sleep, type NamedServer } from './fixtures.js';
+import { connectAndReadName, connectExpectingClose, echoPods, endpoint, memoryLog, roundTrip, sleep, type NamedServer } from './fixtures.js';
 
 async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number } = {}) {
   const lb = new LoadBalancer();
@@ -13,12 +13,6 @@ async function proxyFor(t: import('node:test').TestContext, servers: readonly Na
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { lb, proxy, port };
-}
-
-async function servers(t: import('node:test').TestContext, ...names: string[]): Promise<NamedServer[]> {
-  const out = await Promise.all(names.map((n) => nameEchoServer(n)));
-  t.after(() => Promise.all(out.map((s) => s.close())));
-  return out;
 }
 
 /** Listens `server` on loopback and puts a proxy with it as the only endpoint in front of it. */
@@ -43,7 +37,7 @@ async function deadPort(): Promise<number> {
 }
 
 test('connections through the proxy reach every endpoint in turn', async (t) => {
-  const [a, b] = await servers(t, 'pod-a', 'pod-b');
+  const [a, b] = await echoPods(t, 'pod-a', 'pod-b');
   const { port } = await proxyFor(t, [a, b]);
   const names: string[] = [];
   for (let i = 0; i < 4; i++) {
@@ -56,7 +50,7 @@ test('connections through the proxy reach every endpoint in turn', async (t) => 
 });
 
 test('with ClientIP affinity every connection of one client reaches the same endpoint', async (t) => {
-  const [a, b] = await servers(t, 'pod-a', 'pod-b');
+  const [a, b] = await echoPods(t, 'pod-a', 'pod-b');
   const { port } = await proxyFor(t, [a, b], { affinity: 10800 });
   const names = new Set<string>();
   for (let i = 0; i < 4; i++) {
@@ -68,7 +62,7 @@ test('with ClientIP affinity every connection of one client reaches the same end
 });
 
 test('a dead endpoint is skipped and every request still succeeds', async (t) => {
-  const [a] = await servers(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 0);
@@ -85,7 +79,7 @@ test('a dead endpoint is skipped and every request still succeeds', async (t) =>
 });
 
 test('a dead endpoint with affinity: the client is moved to a live one and stays there', async (t) => {
-  const [a] = await servers(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 10800);
@@ -243,7 +237,7 @@ test('an error on one side destroys the other side too', async (t) => {
 });
 
 test('the connection cap refuses new connections at once and leaves open ones working', async (t) => {
-  const [a] = await servers(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const budget = new ConnectionBudget(2);
   const { port } = await proxyFor(t, [a], { budget });
   const c1 = await connectAndReadName(port);
@@ -263,7 +257,7 @@ test('the connection cap refuses new connections at once and leaves open ones wo
 });
 
 test('endpoint churn under continuous load loses no established connection', async (t) => {
-  const pods = await servers(t, 'p0', 'p1', 'p2', 'p3');
+  const pods = await echoPods(t, 'p0', 'p1', 'p2', 'p3');
   const lb = new LoadBalancer();
   const set = (idx: number[]) => lb.update('svc', idx.map((i) => endpoint('127.0.0.1', pods[i].port)), 0);
   set([0, 1]);
@@ -307,7 +301,7 @@ test('endpoint churn under continuous load loses no established connection', asy
 });
 
 test('close() stops listening, destroys its connections and frees the port', async (t) => {
-  const [a] = await servers(t, 'pod-a');
+  const [a] = await echoPods(t, 'pod-a');
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', a.port)], 0);
   const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
