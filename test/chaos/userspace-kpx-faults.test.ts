@@ -60,6 +60,18 @@ describe('chaos: kpx and kernel-edge faults under continuous load (userspace mod
     await c.load.reset();
   }
 
+  /** A 2 s window once the fault is over: new and held connections through every service, none may fail. */
+  async function assertCleanWindowAfter(fault: string): Promise<void> {
+    await startWindow();
+    await sleep(2000);
+    const snap = await c.load.window();
+    const held = await c.load.holdReport();
+    const row = rowFrom(fault, snap, heldNote(held));
+    rows.push(row);
+    assertKeptTraffic(row, JSON.stringify(snap.failures));
+    assertHeldSurvived(held, row);
+  }
+
   it('keeps traffic and open connections on its listeners while iptables-restore fails, retries with full syncs, then applies the change', async () => {
     const spec = svcC().spec;
     const late = serviceSpec('late-restore', '10.96.20.50');
@@ -133,15 +145,8 @@ describe('chaos: kpx and kernel-edge faults under continuous load (userspace mod
     const heldGap = await c.load.holdReset();
     rows.push(rowFrom('nat table flushed (-F, -X): until restored', gap,
       `portal rules rewritten ${restoredMs} ms after the flush (sync period ${SYNC_PERIOD_MS} ms); new connections in the gap fail by design; ${heldNote(heldGap)}`));
-    await startWindow();
-    await sleep(2000);
-    const afterSnap = await c.load.window();
-    const heldAfter = await c.load.holdReport();
-    const row = rowFrom('nat table flushed: after restore (2 s)', afterSnap, heldNote(heldAfter));
-    rows.push(row);
+    await assertCleanWindowAfter('nat table flushed: after restore (2 s)');
     assert.ok(restoredMs <= SYNC_PERIOD_MS + 1500, `restored within one sync period (${restoredMs} ms)`);
-    assertKeptTraffic(row, JSON.stringify(afterSnap.failures));
-    assertHeldSurvived(heldAfter, row);
   });
 
   it('comes back after SIGKILL mid-sync: every service serves again and the portal rules equal an uninterrupted run (ports aside)', async () => {
@@ -188,14 +193,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (userspace mod
       `every service served again ${backAfter} ms after the kill; userspace traffic dies with the process, by design; ${heldNote(heldAtKill)}`));
     assert.equal(withoutPorts(await c.kubeRules()), reference, 'the portal rules after the restart differ from the uninterrupted run (ports aside)');
     // Once back, the new kpx carries everything again: new connections and new held ones.
-    await startWindow();
-    await sleep(2000);
-    const afterSnap = await c.load.window();
-    const heldAfter = await c.load.holdReport();
-    const row = rowFrom('kpx SIGKILLed: after restart (2 s)', afterSnap, heldNote(heldAfter));
-    rows.push(row);
+    await assertCleanWindowAfter('kpx SIGKILLed: after restart (2 s)');
     assert.ok(backAfter < 60_000, `service came back after the restart (${backAfter} ms)`);
-    assertKeptTraffic(row, JSON.stringify(afterSnap.failures));
-    assertHeldSurvived(heldAfter, row);
   });
 });
