@@ -23,7 +23,7 @@ export const EDIT_MIN_RULES = 2_000;
 const EDIT_MAX_CHANGED_SHARE = 0.1;
 
 /** The chains that may be edited rule by rule (their rules do not depend on their order, see above). */
-export const EDITABLE_CHAINS: ReadonlySet<string> = new Set([KUBE_SERVICES]);
+const EDITABLE_CHAINS: ReadonlySet<string> = new Set([KUBE_SERVICES]);
 
 export interface DispatchEdit {
   /** `-D` lines, for the rules gone. */

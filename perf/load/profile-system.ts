@@ -29,6 +29,7 @@ const kind = (option(argv, 'kind') ?? 'keepalive') as LoadMode;
 const durationS = numberOption(argv, 'duration', 6);
 const CONNECTIONS = 50;
 const THREADS = 2;
+const SAMPLE_HZ = 999;
 
 try {
   await exec('perf', ['--version']);
@@ -49,7 +50,7 @@ try {
   const roleOf = (pid: number, comm: string) => (pid === kpx.proc.pid ? 'kpx' : podPids.has(pid) ? 'pod servers' : comm === 'wrk' ? 'wrk' : comm === 'swapper' ? 'idle' : 'other');
   for (const [path, targets] of Object.entries(paths)) {
     const data = join(dir, `${path}.data`);
-    const recorder = spawn('perf', ['record', '-a', '-g', '-F', '999', '-o', data], { stdio: 'ignore' });
+    const recorder = spawn('perf', ['record', '-a', '-g', '-F', String(SAMPLE_HZ), '-o', data], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 500));
     const cpu0 = cpuSeconds(kpx.proc.pid);
     const m = await run(targets, durationS);
@@ -57,8 +58,11 @@ try {
     recorder.kill('SIGINT');
     await new Promise((r) => recorder.once('exit', r));
     const script = await exec('perf', ['script', '-i', data, '-F', 'comm,pid,tid,ip,sym']);
-    const roles = split(parsePerfScript(script.stdout), roleOf);
-    const perRequestUs = (share: number) => (share * 2 * durationS * 1e6) / (m.rate * durationS);
+    const samples = parsePerfScript(script.stdout);
+    const roles = split(samples, roleOf);
+    // Each CPU is sampled SAMPLE_HZ times a second, so a share of the samples is that many CPU-seconds,
+    // whatever the CPU count and however long perf recorded around the run.
+    const perRequestUs = (share: number) => ((share * samples.length) / SAMPLE_HZ) * 1e6 / (m.rate * durationS);
     console.log(`\n${mode} ${kind} ${path}: ${m.rate.toFixed(0)} ${m.unit}; kpx's own CPU ${((kpxCpu * 1e6) / (m.rate * durationS)).toFixed(1)} µs per ${m.unit.split('/')[0]}`);
     console.log(table(roles, perRequestUs));
   }
@@ -68,7 +72,7 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** One row per role: its share of the machine and µs per request (2 vCPUs), split by kind of work. */
+/** One row per role: its share of the machine and its CPU µs per request, split by kind of work. */
 function table(roles: readonly RoleSplit[], perRequestUs: (share: number) => number): string {
   const head = ['role', 'CPU', 'µs/req', ...KINDS.map((k) => `${k} µs`)];
   const rows = roles.filter((r) => r.total >= 0.005).map((r) => [r.role, `${(100 * r.total).toFixed(1)}%`, perRequestUs(r.total).toFixed(1), ...KINDS.map((k) => perRequestUs(r.byKind[k]).toFixed(1))]);
