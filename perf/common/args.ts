@@ -26,3 +26,23 @@ export function numberOption(argv: readonly string[], name: string, dflt: number
 export function flag(argv: readonly string[], name: string): boolean {
   return argv.includes(`--${name}`);
 }
+
+/**
+ * rejectUnknown: throws on an option the benchmark does not take, so a typo (`--rep 9`) or a flag of another
+ * benchmark is an error rather than a long run with the defaults. `options` take a value, `flags` do not.
+ */
+export function rejectUnknown(argv: readonly string[], known: { options?: readonly string[]; flags?: readonly string[] }): void {
+  const options = new Set(known.options ?? []);
+  const flags = new Set(known.flags ?? []);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    if (name !== undefined && flags.has(name)) continue;
+    if (name !== undefined && options.has(name)) {
+      i++; // its value; option() reports a missing one
+      continue;
+    }
+    const all = [...options, ...flags].map((n) => `--${n}`).join(', ');
+    throw new Error(name === undefined ? `unexpected argument "${arg}" (options: ${all})` : `unknown option --${name} (options: ${all})`);
+  }
+}

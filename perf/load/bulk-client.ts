@@ -6,9 +6,10 @@
  *   node --import tsx perf/load/bulk-client.ts --targets ip:port[,ip:port] --connections 50 --duration 8
  */
 import { runBulk } from '../../src/load/bulk.js';
-import { numberOption, option } from '../common/args.js';
+import { numberOption, option, rejectUnknown } from '../common/args.js';
 
 const argv = process.argv.slice(2);
+rejectUnknown(argv, { options: ['targets', 'connections', 'duration'] });
 const targets = (option(argv, 'targets') ?? '').split(',').filter((t) => t !== '');
 if (targets.length === 0) {
   console.error('usage: bulk-client.ts --targets ip:port[,ip:port] [--connections 50] [--duration 8]');

@@ -3,6 +3,7 @@
  *
  *   npm run perf:load -- [--modes iptables,userspace,ipvs] [--pods 2] [--connections 50] [--threads 2]
  *                        [--duration 6] [--reps 5] [--kinds keepalive,new-conn,bulk] [--entry dist|source] [--no-vm]
+ *                        [--no-results]
  *
  * One sandbox (cluster.ts): N backend pods and a client pod on one node. For each mode kpx runs in the
  * node's namespace on the manifests source; then for each kind of load (keep-alive req/s, new connections/s
@@ -15,7 +16,8 @@
  * inside the IPVS test VM (test/support/vm: Debian's kernel under QEMU with TCG emulation): its
  * absolute figures are those of an emulated CPU and only its ratios mean anything.
  *
- * Writes perf/results/load-<timestamp>.{json,md} and load-latest.json. Never fails on a slow figure.
+ * Writes perf/results/load-<timestamp>.{json,md} and load-latest.json (not with --no-results: experiments
+ * leave the record alone). Never fails on a slow figure.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -25,7 +27,7 @@ import type { ProxyMode } from '../../src/model/types.js';
 import { exec } from '../../src/net/exec.js';
 import { isAnswer, request, startKpx, type KpxEntry } from '../../src/sandbox/index.js';
 import { packageRoot } from '../../src/sandbox/scripts.js';
-import { flag, numberOption, option } from '../common/args.js';
+import { flag, numberOption, option, rejectUnknown } from '../common/args.js';
 import { describeMachine, machineLine, type MachineInfo } from '../common/machine.js';
 import { cpuSeconds } from '../common/process-cpu.js';
 import { markdownTable, textTable, writeResults } from '../common/results.js';
@@ -73,6 +75,10 @@ interface Options {
 const say = (m: string) => process.stderr.write(`[perf:load ${new Date().toISOString().slice(11, 19)}] ${m}\n`);
 
 function parseOptions(argv: readonly string[]): Options {
+  rejectUnknown(argv, {
+    options: ['modes', 'kinds', 'pods', 'connections', 'threads', 'duration', 'reps', 'entry', 'out'],
+    flags: ['no-vm', 'no-results', 'vm-child'],
+  });
   const list = <T extends string>(name: string, all: readonly T[]): T[] => {
     const v = option(argv, name);
     if (v === undefined) return [...all];
@@ -294,6 +300,7 @@ function report(o: Options, argv: readonly string[], started: Date, machine: Mac
     ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: ${t.detail}`), '',
     ...(skipped.length ? ['## Skipped or failed', '', ...skipped.map((s) => `- ${s}`), ''] : []),
   ].join('\n');
+  if (flag(argv, 'no-results')) return;
   const files = writeResults('load', { kind: 'load', startedAt: started.toISOString(), command, machine, setup, entries, targets, skipped }, md, started);
   console.log(`wrote ${files.join(', ')}`);
 }

@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import type { LoadMode } from '../../src/load/types.js';
 import type { ProxyMode } from '../../src/model/types.js';
 import { startKpx } from '../../src/sandbox/index.js';
-import { numberOption, option } from '../common/args.js';
+import { numberOption, option, rejectUnknown } from '../common/args.js';
 import { summarize } from '../common/profile-summary.js';
 import { BULK, WEB, buildLoadCluster } from './cluster.js';
 import { measure } from './measure.js';
 
 const argv = process.argv.slice(2);
+rejectUnknown(argv, { options: ['mode', 'kind', 'duration'] });
 const mode = (option(argv, 'mode') ?? 'userspace') as ProxyMode;
 const kind = (option(argv, 'kind') ?? 'keepalive') as LoadMode;
 const durationS = numberOption(argv, 'duration', 8);

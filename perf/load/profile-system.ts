@@ -16,7 +16,7 @@ import type { LoadMode } from '../../src/load/types.js';
 import type { ProxyMode } from '../../src/model/types.js';
 import { exec } from '../../src/net/exec.js';
 import { startKpx } from '../../src/sandbox/index.js';
-import { numberOption, option } from '../common/args.js';
+import { numberOption, option, rejectUnknown } from '../common/args.js';
 import { cpuSeconds } from '../common/process-cpu.js';
 import { textTable } from '../common/results.js';
 import { BULK, BULK_POD_PORT, WEB, WEB_POD_PORT, buildLoadCluster } from './cluster.js';
@@ -24,6 +24,7 @@ import { KINDS, parsePerfScript, split, type RoleSplit } from './cpu-split.js';
 import { measure } from './measure.js';
 
 const argv = process.argv.slice(2);
+rejectUnknown(argv, { options: ['mode', 'kind', 'duration'] });
 const mode = (option(argv, 'mode') ?? 'userspace') as ProxyMode;
 const kind = (option(argv, 'kind') ?? 'keepalive') as LoadMode;
 const durationS = numberOption(argv, 'duration', 6);

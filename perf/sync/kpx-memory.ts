@@ -8,11 +8,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KpxEntry } from '../../src/sandbox/index.js';
-import { numberOption, option } from '../common/args.js';
+import { numberOption, option, rejectUnknown } from '../common/args.js';
 import { summarizeHeap } from '../common/heap-summary.js';
 import { measureKpxProcess } from './kpx-process.js';
 
 const argv = process.argv.slice(2);
+rejectUnknown(argv, { options: ['services', 'endpoints', 'entry'] });
 const services = numberOption(argv, 'services', 10_000);
 const endpoints = numberOption(argv, 'endpoints', 2);
 const entry = (option(argv, 'entry') ?? 'dist') as KpxEntry;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../../src/sandbox/scripts.js';
 import type { KpxEntry } from '../../src/sandbox/index.js';
 import { setVerbosity } from '../../src/util/log.js';
-import { flag, numberList, numberOption, option } from '../common/args.js';
+import { flag, numberList, numberOption, option, rejectUnknown } from '../common/args.js';
 import { describeMachine, machineLine } from '../common/machine.js';
 import { markdownTable, textTable, writeResults } from '../common/results.js';
 import { syntheticCluster } from './cluster.js';
@@ -56,6 +56,10 @@ export interface SyncEntry {
 }
 
 const argv = process.argv.slice(2);
+rejectUnknown(argv, {
+  options: ['services', 'endpoints', 'runs', 'kernel-max-endpoints', 'noflush-max-endpoints', 'process-max-endpoints', 'entry'],
+  flags: ['no-kernel', 'no-process', 'no-results'],
+});
 const SIZES = numberList(argv, 'services', [1000, 5000, 10000, 30000]);
 const ENDPOINTS = numberList(argv, 'endpoints', [2, 10]);
 const RUNS = option(argv, 'runs') === undefined ? undefined : numberOption(argv, 'runs', 1);
