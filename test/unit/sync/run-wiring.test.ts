@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { networkInterfaces } from 'node:os';
-import { clusterCIDRFor, healthCheckAddresses, hostAddressesFrom, ipFamiliesFor, isGlobalIPv6, nodeNameFor } from '../../../src/cli/run.js';
+import { clusterCIDRFor, healthCheckAddresses, hostAddressesFrom, ipFamiliesFor, isGlobalIPv6, nodeNameFor } from '../../../src/cli/host-facts.js';
 import { defaultConfig } from '../../../src/config/types.js';
 import { memoryLogger } from './fixtures.js';
 
