@@ -9,6 +9,7 @@ import type { ProxyMode } from '../model/types.js';
 import type { BackgroundProcess } from './background.js';
 import type { Sandbox } from './builder.js';
 import { CLUSTER_CIDR, CLUSTER_CIDR_V6, type NodePlan } from './plan.js';
+import { KPX_NODE_FLAGS } from '../cli/node-flags.js';
 import { nodeBinary, packageRoot, scriptPath, slowFactor } from './scripts.js';
 import { request, waitForSyncMetrics, type RequestResult } from './traffic.js';
 
@@ -45,9 +46,9 @@ export function kpxCommand(entry: KpxEntry, args: readonly string[]): { cmd: str
   if (entry === 'dist') {
     const main = join(root, 'dist', 'src', 'cli', 'main.js');
     if (!existsSync(main)) throw new Error(`kpx is not built (${main} is missing): run \`npm run build\` first`);
-    return { cmd: nodeBinary(), args: [join(root, 'bin', 'kpx.js'), ...args], cwd: root };
+    return { cmd: nodeBinary(), args: [...KPX_NODE_FLAGS, join(root, 'bin', 'kpx.js'), ...args], cwd: root };
   }
-  return { cmd: nodeBinary(), args: ['--import', 'tsx', scriptPath('kpx-from-source.mjs'), ...args], cwd: root };
+  return { cmd: nodeBinary(), args: [...KPX_NODE_FLAGS, '--import', 'tsx', scriptPath('kpx-from-source.mjs'), ...args], cwd: root };
 }
 
 export function kpxArgs(node: NodePlan, opts: KpxRunOptions): string[] {

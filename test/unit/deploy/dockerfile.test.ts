@@ -17,6 +17,7 @@ import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/load.js';
 import { defaultConfig, type KpxConfig } from '../../../src/config/types.js';
 import { main } from '../../../src/cli/main.js';
+import { KPX_NODE_FLAGS } from '../../../src/cli/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
@@ -153,12 +154,13 @@ function listFiles(p: string): string[] {
   return readdirSync(p).flatMap((e) => listFiles(join(p, e)));
 }
 
-test('the ENTRYPOINT runs bin/kpx.js, which loads the compiled main from where the build writes it', () => {
+test('the ENTRYPOINT runs bin/kpx.js with kpx\'s node flags, and bin/kpx.js loads the compiled main from where the build writes it', () => {
   const entry = runtime.steps.filter((s) => s.op === 'ENTRYPOINT').at(-1);
   assert.ok(entry, 'no ENTRYPOINT');
   const argv = JSON.parse(entry!.args) as string[]; // exec form: signals reach node directly (SIGTERM handling)
   assert.equal(argv[0], 'node');
-  const script = argv[1]!;
+  assert.deepEqual(argv.slice(1, -1), KPX_NODE_FLAGS, 'the image starts node with kpx\'s V8 flags (src/cli/node-flags.ts)');
+  const script = argv.at(-1)!;
   const wd = workdir(runtime);
   const rel = script.startsWith('/') ? script.slice(wd.replace(/\/$/, '').length + 1) : script;
   assert.equal(rel, pkg.bin.kpx, `ENTRYPOINT ${script} under WORKDIR ${wd} is package.json's bin`);
