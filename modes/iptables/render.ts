@@ -118,6 +118,15 @@ interface ServiceRender {
   readonly noLocalExternal: number;
 }
 
+/**
+ * The same render with every string flat. Lines built by concatenation are V8 cons-string trees, ~60 nodes
+ * of 32 bytes per service; the cache keeps them for the life of the service: at 10,000 services that was
+ * 20 MiB of tree nodes over ~10 MiB of text. A JSON round trip is the one cheap copy that yields flat strings.
+ */
+function flattened(r: ServiceRender): ServiceRender {
+  return JSON.parse(JSON.stringify(r)) as ServiceRender;
+}
+
 interface RenderContext {
   readonly fingerprint: string;
   readonly masqueradeAll: boolean;
@@ -185,7 +194,7 @@ export function renderRules(state: ProxyState, opts: RenderOptions, scope: Rende
     const sp = state.services.get(key)!;
     let r = cache.get(sp, ctx.fingerprint);
     if (!r) {
-      r = renderService(sp, ctx);
+      r = flattened(renderService(sp, ctx));
       cache.set(sp, r);
     }
     for (const l of r.natServices) natServices.push(l);
