@@ -9,7 +9,7 @@
  * rules in place so traffic flows until the next kpx starts (userspace closes its listeners: it carries the
  * traffic itself).
  */
-import { Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { KpxConfig } from '../config/types.js';
 import type { Backend, IPFamily } from '../model/types.js';
 import { MODES, MODE_NAMES, modeModule } from '../modes.js';
@@ -126,6 +126,9 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   const families = ipFamiliesFor(hostAddresses);
   const { syncPeriodMs, minSyncPeriodMs } = syncPeriods(config);
   const metrics: ProxyMetrics = createProxyMetrics();
+  // kube-proxy's registry carries the process collector (process_resident_memory_bytes, process_cpu_seconds_total,
+  // process_open_fds, ...): prom-client's default metrics have the same names, plus nodejs_* for the heap and GC.
+  collectDefaultMetrics({ register: metrics.registry });
   const health = new ProxyHealth({ clock, healthTimeoutMs: 2 * syncPeriodMs });
   const opened: { what: string; c: Closable }[] = [];
   const closeAll = async () => {

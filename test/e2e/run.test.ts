@@ -90,6 +90,10 @@ test('kpx programs the example cluster, serves health and metrics, and keeps its
   assert.match(metrics.body, /^kubeproxy_sync_full_proxy_rules_duration_seconds_count [1-9]/m);
   assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_last_timestamp_seconds [1-9]/m);
   assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_service_changes_total 7$/m);
+  // The process metrics every Kubernetes component exports, as kube-proxy does.
+  assert.match(metrics.body, /^process_resident_memory_bytes [1-9]\d{6,}$/m);
+  assert.match(metrics.body, /^process_cpu_seconds_total \d/m);
+  assert.match(metrics.body, /^process_open_fds [1-9]/m);
   // default/api has externalTrafficPolicy Local, healthCheckNodePort 32000 and one ready local endpoint.
   const hc = await curl('http://127.0.0.1:32000/');
   assert.equal(hc.status, 200, hc.body);
