@@ -59,6 +59,8 @@ export interface IptablesBackendExtras {
   readonly canaryCheckIntervalMs?: number;
   /** Override sysctl access (unit tests must never touch the host's sysctls). */
   readonly sysctl?: SysctlAccess;
+  /** Keep every restore input whole in lastSync, however large (perf/sync restores it again). */
+  readonly keepRestoreInput?: boolean;
 }
 
 /** Reads (value undefined) or writes a sysctl; resolves undefined when it does not exist or fails. */
@@ -68,8 +70,9 @@ export type SysctlAccess = (key: string, value?: string) => Promise<string | und
 export interface LastSyncInfo {
   readonly kind: 'full' | 'partial' | 'none';
   /**
-   * The restore input when it is at most KEPT_INPUT_CHARS (a partial sync's, a small cluster's), else "":
-   * a full sync's input at 10,000 services is 8 MiB that would stay in the heap until the next sync.
+   * The restore input when it is at most KEPT_INPUT_CHARS (a partial sync's, a small cluster's) or the
+   * backend keeps every input, else "": a full sync's input at 10,000 services is 8 MiB that would stay in
+   * the heap until the next sync.
    */
   readonly input: string;
   readonly inputLength: number;
@@ -87,8 +90,8 @@ export interface LastSyncInfo {
 
 const KEPT_INPUT_CHARS = 256 * 1024;
 
-function keptInput(input: string): { input: string; inputLength: number } {
-  return { input: input.length <= KEPT_INPUT_CHARS ? input : '', inputLength: input.length };
+function keptInput(input: string, keepAll: boolean): { input: string; inputLength: number } {
+  return { input: keepAll || input.length <= KEPT_INPUT_CHARS ? input : '', inputLength: input.length };
 }
 
 interface IptablesMetrics {
@@ -147,6 +150,7 @@ export class IptablesBackend implements Backend {
   private needFullSync = true;
   private lastCanaryCheck = -Infinity;
   private readonly canaryCheckIntervalMs: number;
+  private readonly keepRestoreInput: boolean;
   private randomFully: boolean | undefined;
   private tcpBeLiberal = false;
   private initDone = false;
@@ -170,6 +174,7 @@ export class IptablesBackend implements Backend {
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
     this.sysctlAccess = extras.sysctl;
     this.canaryCheckIntervalMs = extras.canaryCheckIntervalMs ?? CANARY_CHECK_INTERVAL_MS;
+    this.keepRestoreInput = extras.keepRestoreInput ?? false;
     this.metrics = iptablesMetrics(opts.registry);
   }
 
@@ -360,7 +365,7 @@ export class IptablesBackend implements Backend {
     this.recordApplied(r);
     this.metrics.rulesLast.set({ table: 'filter' }, r.totalRules.filter);
     this.metrics.rulesLast.set({ table: 'nat' }, r.totalRules.nat);
-    this.last = { kind: 'full', ...keptInput(input), deletedChains: deleted, renderMs, saveMs, mergeMs, restoreMs, reusedSave, totalMs: performance.now() - t0 };
+    this.last = { kind: 'full', ...keptInput(input, this.keepRestoreInput), deletedChains: deleted, renderMs, saveMs, mergeMs, restoreMs, reusedSave, totalMs: performance.now() - t0 };
   }
 
   private async syncPartial(state: ProxyState, changed: ChangeSet, t0: number): Promise<void> {
@@ -406,7 +411,7 @@ export class IptablesBackend implements Backend {
     for (const e of edits.values()) written += e.deletes.length + e.inserts.length;
     this.metrics.rulesLast.set({ table: 'filter' }, filterChanged ? r.totalRules.filter : 0);
     this.metrics.rulesLast.set({ table: 'nat' }, written);
-    this.last = { kind: 'partial', ...keptInput(input), deletedChains: deleted, renderMs, saveMs: 0, mergeMs: 0, restoreMs, reusedSave: false, totalMs: performance.now() - t0 };
+    this.last = { kind: 'partial', ...keptInput(input, this.keepRestoreInput), deletedChains: deleted, renderMs, saveMs: 0, mergeMs: 0, restoreMs, reusedSave: false, totalMs: performance.now() - t0 };
   }
 
   /**

@@ -105,7 +105,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
       const ns = await newNs('sync');
       const backend = new IptablesBackend(
         { family: 'IPv4', config: defaultConfig(), log, registry: new Registry(), clusterCIDR: CLUSTER_CIDR },
-        { netns: ns },
+        { netns: ns, keepRestoreInput: true },
       );
       const proxier = new Proxier({
         nodeName: opts.nodeName, backends: [backend], hostAddresses: [], nodePortAddresses: [], localhostNodePorts: true,
@@ -126,6 +126,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
         await first;
         samples.fullFirst.push(performance.now() - t);
         const fullInput = backend.lastSync.input;
+        if (fullInput.length !== backend.lastSync.inputLength) throw new Error('the backend did not keep its full restore input');
         inputLines = fullInput.split('\n').length;
         progress(`run ${run + 1}: first full sync ${samples.fullFirst.at(-1)!.toFixed(0)} ms (${inputLines} lines)`);
 
