@@ -244,3 +244,20 @@ test('a full sync skips iptables-save when nothing but kpx committed since the l
   await b.sync(proxyState([svc1, svc2]), FULL);
   assert.equal(ipt.saves, 4);
 });
+
+test('a full sync of a large cluster keeps the length of its restore input, not the megabytes themselves', async () => {
+  const { ipt, b } = setup();
+  const ports = Array.from({ length: 1500 }, (_, i) => svcPort({
+    ns: 'big', name: `svc${i}`, clusterIP: `172.30.${i >> 8}.${i & 255}`, endpoints: [{ ip: `10.1.${i >> 8}.${i & 255}` }],
+  }));
+  assert.deepEqual(await b.sync(proxyState(ports, { localhost: false }), FULL), { ok: true });
+  assert.ok(ipt.last.data.length > 256 * 1024, `the input is large (${ipt.last.data.length} chars)`);
+  assert.equal(b.lastSync.inputLength, ipt.last.data.length);
+  assert.equal(b.lastSync.input, '');
+  // A partial sync's input is small, and kept whole for logs and tests.
+  const moved = ports.map((p, i) => (i === 7 ? svcPort({ ns: 'big', name: 'svc7', clusterIP: p.clusterIP, endpoints: [{ ip: '10.9.9.9' }] }) : p));
+  assert.deepEqual(await b.sync(proxyState(moved, { localhost: false }), changed(moved[7].serviceKey)), { ok: true });
+  assert.equal(b.lastSync.kind, 'partial');
+  assert.equal(b.lastSync.input, ipt.last.data);
+  assert.match(b.lastSync.input, /10\.9\.9\.9/);
+});
