@@ -187,9 +187,14 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
 
     const h = handler!;
     for (const [key, o] of desired) {
-      const jsonDigest = digest(JSON.stringify(o.obj));
       const d = delivered.get(key);
-      if (d && d.jsonDigest === jsonDigest) continue;
+      // The very object delivered: its file was not read again, so nothing in it changed.
+      if (d && d.obj === o.obj) continue;
+      const jsonDigest = digest(JSON.stringify(o.obj));
+      if (d && d.jsonDigest === jsonDigest) {
+        d.obj = o.obj; // the same content, re-read: the next scan can skip it by identity
+        continue;
+      }
       delivered.set(key, { kind: o.kind, obj: o.obj, jsonDigest });
       call(() => h.upsert(o.kind, o.obj), 'upsert');
     }
