@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 declare -A pkgs=(
   [iptables]=iptables [ipset]=ipset [ipvsadm]=ipvsadm [conntrack]=conntrack [ip]=iproute2 [wrk]=wrk
   [depmod]=kmod [qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [curl]=curl [sysctl]=procps
+  [nft]=nftables [etcd]=etcd-server [xz]=xz-utils
 )
 missing=()
 for cmd in "${!pkgs[@]}"; do
