@@ -1,18 +1,22 @@
 /**
- * modes.ts: the explicit map from --proxy-mode to the mode's module. No import-time registry and no
- * module-level mutable state: adding a mode means adding a line here.
+ * modes.ts: the explicit map from --proxy-mode to the mode's module and to the settings it is handed. No
+ * import-time registry and no module-level mutable state: adding a mode means adding a line here (and its
+ * resolver in src/cli/mode-options.ts).
  */
-import type { ModeModule } from './backend.js';
-import type { ProxyMode } from './model/types.js';
+import type { ModeModule, ProxyMode } from './backend.js';
 import { mode as iptables } from '../modes/iptables/index.js';
+import type { IptablesSettings } from '../modes/iptables/settings.js';
 import { mode as ipvs } from '../modes/ipvs/index.js';
+import type { IpvsSettings } from '../modes/ipvs/settings.js';
 import { mode as userspace } from '../modes/userspace/index.js';
+import type { UserspaceSettings } from '../modes/userspace/settings.js';
 
-export const MODES: Readonly<Record<ProxyMode, ModeModule>> = Object.freeze({ iptables, ipvs, userspace });
-
-/** Every mode name, in a stable order (iptables first: kube-proxy's default). */
-export const MODE_NAMES: readonly ProxyMode[] = Object.freeze(['iptables', 'ipvs', 'userspace'] as const);
-
-export function modeModule(mode: ProxyMode): ModeModule {
-  return MODES[mode];
+export interface ModeSettings {
+  readonly iptables: IptablesSettings;
+  readonly ipvs: IpvsSettings;
+  readonly userspace: UserspaceSettings;
 }
+
+export const MODES: { readonly [M in ProxyMode]: ModeModule<ModeSettings[M]> } = Object.freeze({ iptables, ipvs, userspace });
+
+export { PROXY_MODES as MODE_NAMES } from './backend.js';

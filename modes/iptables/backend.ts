@@ -28,8 +28,9 @@
  * Partial syncs always use --noflush: they name only a few chains, which is cheap.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { BackendOptions } from '../../src/backend.js';
-import type { Backend, ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey, SyncResult } from '../../src/model/types.js';
+import type { ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey } from '../../src/model/types.js';
+import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
+import { iptablesLocalMatch } from '../../src/local-traffic.js';
 import { Conntrack } from '../../src/net/conntrack.js';
 import { exec } from '../../src/net/exec.js';
 import { Iptables, type IptablesTable } from '../../src/net/iptables.js';
@@ -38,7 +39,8 @@ import type { Logger } from '../../src/util/log.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
 import { planDispatchEdit, type DispatchEdit } from './dispatch-edit.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpArgs, type JumpRule } from './jumps.js';
-import { RenderCache, cidrContains, renderRules, toRestoreInput, type RenderOptions, type RenderedRules } from './render.js';
+import { RenderCache, renderRules, toRestoreInput, type RenderOptions, type RenderedRules } from './render.js';
+import type { IptablesSettings } from './settings.js';
 import { staleConntrackFilters } from './stale-conntrack.js';
 import { cleanupInput, parseSave, wholeTableInput, type SavedRuleset } from './table-merge.js';
 
@@ -137,7 +139,7 @@ export class IptablesBackend implements Backend {
   readonly family: IPFamily;
   readonly ipt: Iptables;
   private readonly ct: Conntrack;
-  private readonly opts: BackendOptions;
+  private readonly opts: BackendOptions<IptablesSettings>;
   private readonly log: Logger;
   private readonly netns: string | undefined;
   private readonly strategy: FullSyncStrategy;
@@ -161,7 +163,7 @@ export class IptablesBackend implements Backend {
    */
   private foreign: { saved: SavedRuleset; expectedGen: number } | undefined;
 
-  constructor(opts: BackendOptions, extras: IptablesBackendExtras = {}) {
+  constructor(opts: BackendOptions<IptablesSettings>, extras: IptablesBackendExtras = {}) {
     this.opts = opts;
     this.family = opts.family;
     this.netns = extras.netns;
@@ -182,15 +184,8 @@ export class IptablesBackend implements Backend {
     return this.last;
   }
 
-  /** Whether this node serves IPv4 localhost NodePorts (kube-proxy: the flag, and nodePortAddresses covering 127.0.0.1). */
-  private localhostNodePorts(): boolean {
-    const npa = this.opts.config.nodePortAddresses;
-    return this.family === 'IPv4' && this.opts.config.iptables.localhostNodePorts &&
-      (npa.length === 0 || npa.some((c) => c === 'localhost' || cidrContains(c, '127.0.0.1')));
-  }
-
   private jumps(): JumpRule[] {
-    return this.localhostNodePorts() ? [...JUMP_RULES, ...KUBELET_FIREWALL_JUMPS] : [...JUMP_RULES];
+    return this.opts.settings.localhostNodePorts ? [...JUMP_RULES, ...KUBELET_FIREWALL_JUMPS] : [...JUMP_RULES];
   }
 
   private async sysctl(key: string, value?: string): Promise<string | undefined> {
@@ -206,7 +201,7 @@ export class IptablesBackend implements Backend {
   /** init: sysctls of this namespace, the canary chains, the base chains and the jumps to them. Idempotent. */
   async init(): Promise<void> {
     this.foreign = undefined;
-    if (this.localhostNodePorts()) {
+    if (this.opts.settings.localhostNodePorts) {
       // NodePorts on 127.0.0.1 need the kernel to route "martian" loopback destinations (kubernetes#90259;
       // KUBE-FIREWALL then drops such packets arriving from outside).
       this.log.info('setting route_localnet=1 to allow node-ports on localhost');
@@ -231,12 +226,12 @@ export class IptablesBackend implements Backend {
     }
   }
 
-  renderOptions(): RenderOptions {
+  renderOptions(node: ProxyState['node']): RenderOptions {
     return {
       family: this.family,
-      masqueradeAll: this.opts.config.iptables.masqueradeAll,
-      masqueradeBit: this.opts.config.iptables.masqueradeBit,
-      clusterCIDR: this.opts.clusterCIDR,
+      masqueradeAll: this.opts.settings.masqueradeAll,
+      masqueradeBit: this.opts.settings.masqueradeBit,
+      localTraffic: iptablesLocalMatch(this.opts.settings.localTraffic, node),
       randomFully: this.randomFully ?? true,
       conntrackTCPLiberal: this.tcpBeLiberal,
     };
@@ -275,7 +270,7 @@ export class IptablesBackend implements Backend {
       if (partial) this.metrics.partialRestoreFailures.inc();
       const error = err instanceof KpxError ? err : new KpxError('KPX_IPTABLES_SYNC', errorMessage(err), { cause: err });
       this.log.error('iptables sync failed', { partial, error: error.message });
-      return { ok: false, retry: true, error };
+      return { ok: false, error };
     }
     await this.cleanConntrack(state);
     this.prevServices = state.services;
@@ -297,7 +292,7 @@ export class IptablesBackend implements Backend {
 
   private async syncFull(state: ProxyState, t0: number): Promise<void> {
     const tr = performance.now();
-    const r = renderRules(state, this.renderOptions(), {}, this.cache);
+    const r = renderRules(state, this.renderOptions(state.node), {}, this.cache);
     const renderMs = performance.now() - tr;
     let input: string;
     let deleted: string[] = [];
@@ -371,7 +366,7 @@ export class IptablesBackend implements Backend {
   private async syncPartial(state: ProxyState, changed: ChangeSet, t0: number): Promise<void> {
     const prev = this.applied!;
     const tr = performance.now();
-    const r = renderRules(state, this.renderOptions(), { services: changed.services }, this.cache);
+    const r = renderRules(state, this.renderOptions(state.node), { services: changed.services }, this.cache);
     const renderMs = performance.now() - tr;
     if (r.largeClusterMode !== prev.largeClusterMode) {
       // Every endpoint rule's text changes with the comment mode: rewrite everything.

@@ -7,6 +7,7 @@
  * changed, only counting the others' rules so the rule metrics stay right (kube-proxy's discard buffer),
  * and (b) skip a dispatch chain whose text did not change since it was last written.
  */
+import type { IptablesLocalMatch } from '../../src/local-traffic.js';
 import { isIPv4 } from 'node:net';
 import type { Endpoint, IPFamily, ProxyState, ServiceKey, ServicePort } from '../../src/model/types.js';
 import {
@@ -21,8 +22,8 @@ export interface RenderOptions {
   readonly masqueradeAll: boolean;
   /** The fwmark bit for masquerading (kube-proxy default 14 → 0x4000). */
   readonly masqueradeBit: number;
-  /** Cluster CIDR of this family for local-traffic detection; "" = no detector (as kube-proxy without one). */
-  readonly clusterCIDR: string;
+  /** Local-traffic detection (--detect-local-mode) as iptables matches; both "" = no detector, as kube-proxy without one. */
+  readonly localTraffic: IptablesLocalMatch;
   /** MASQUERADE --random-fully (when the iptables binary supports it). */
   readonly randomFully: boolean;
   /** nf_conntrack_tcp_be_liberal is set: kube-proxy then omits the ctstate INVALID drop. */
@@ -182,9 +183,9 @@ export function renderRules(state: ProxyState, opts: RenderOptions, scope: Rende
   for (const sp of state.services.values()) totalEndpoints += sp.endpoints.length;
   const largeClusterMode = totalEndpoints > LARGE_CLUSTER_ENDPOINTS_THRESHOLD;
   const ctx: RenderContext = {
-    fingerprint: [opts.masqueradeAll, opts.nfacct ?? false, localhostNodePorts, nodeIP, opts.clusterCIDR, largeClusterMode].join('|'),
+    fingerprint: [opts.masqueradeAll, opts.nfacct ?? false, localhostNodePorts, nodeIP, opts.localTraffic.ifLocal, largeClusterMode].join('|'),
     masqueradeAll: opts.masqueradeAll, nfacct: opts.nfacct ?? false, localhostNodePorts, nodeIP,
-    ifLocal: opts.clusterCIDR ? `-s ${opts.clusterCIDR}` : '', ifNotLocal: opts.clusterCIDR ? `! -s ${opts.clusterCIDR}` : '',
+    ifLocal: opts.localTraffic.ifLocal, ifNotLocal: opts.localTraffic.ifNotLocal,
     largeClusterMode, names: cache.names,
   };
 

@@ -4,11 +4,9 @@
  * that never leaves a rule pointing at nothing: sets and addresses first, then virtual servers, then the
  * iptables rules, and only then removals.
  */
-import os from 'node:os';
 import { Counter, type Registry } from 'prom-client';
-import type { BackendOptions } from '../../src/backend.js';
-import { isLoopbackIP } from '../../src/model/ip.js';
-import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../../src/model/types.js';
+import type { ChangeSet, IPFamily, ProxyState } from '../../src/model/types.js';
+import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
 import { Iptables } from '../../src/net/iptables.js';
 import { createLine, Ipset } from '../../src/net/ipset.js';
 import { IpvsClient } from '../../src/net/ipvs/client.js';
@@ -20,8 +18,9 @@ import { errorMessage, KpxError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import { diffIpvs, isOwned, type IpvsKernelState, type KernelVirtualServer } from './diff.js';
 import { ALL_SETS, CHAIN, DUMMY_DEVICE, FILTER_CHAINS, JUMPS, NAT_CHAINS, SET_INFO, setName, type SetId } from './names.js';
-import { planIpvs, type IpvsPlan } from './plan.js';
-import { renderIpvsRules } from './rules.js';
+import { planForHost, type IpvsPlan } from './plan.js';
+import { ipvsRulesOptions, renderIpvsRules } from './rules.js';
+import type { IpvsSettings } from './settings.js';
 
 /** A draining real server is deleted after this long even if connections remain (kube-proxy has no cap). */
 export const GRACEFUL_TIMEOUT_MS = 15 * 60_000;
@@ -30,16 +29,6 @@ function restoreFailures(registry: Registry): Counter {
   const name = 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total';
   return (registry.getSingleMetric(name) as Counter | undefined)
     ?? new Counter({ name, help: 'Cumulative proxy iptables restore failures', registers: [registry] });
-}
-
-/** The node's own addresses of a family, kube-ipvs0's excluded (those are service VIPs, not node IPs). */
-export function nodeAddresses(family: IPFamily): Set<string> {
-  const out = new Set<string>();
-  for (const [name, addrs] of Object.entries(os.networkInterfaces())) {
-    if (name === DUMMY_DEVICE) continue;
-    for (const a of addrs ?? []) if ((a.family === 'IPv4') === (family === 'IPv4')) out.add(a.address);
-  }
-  return out;
 }
 
 export class IpvsBackend implements Backend {
@@ -54,7 +43,7 @@ export class IpvsBackend implements Backend {
   private terminating: ReadonlyMap<string, number> = new Map();
   private randomFully = false;
 
-  constructor(private readonly opts: BackendOptions, private readonly now: () => number = Date.now) {
+  constructor(private readonly opts: BackendOptions<IpvsSettings>, private readonly now: () => number = Date.now) {
     this.family = opts.family;
     this.log = opts.log.child({ mode: 'ipvs', family: opts.family });
     this.ipt = new Iptables({ family: opts.family });
@@ -80,12 +69,12 @@ export class IpvsBackend implements Backend {
       ['net.ipv4.vs.expire_quiescent_template', 1], // persistence templates of weight-0 servers expire
       ['net.ipv4.ip_forward', 1],
     ];
-    if (this.opts.config.ipvs.strictARP) want.push(['net.ipv4.conf.all.arp_ignore', 1], ['net.ipv4.conf.all.arp_announce', 2]);
+    if (this.opts.settings.strictARP) want.push(['net.ipv4.conf.all.arp_ignore', 1], ['net.ipv4.conf.all.arp_announce', 2]);
     if (this.family === 'IPv6') want.push(['net.ipv6.conf.all.forwarding', 1]);
     for (const [key, value] of want) {
       if (!(await ensureSysctl(key, value))) this.log.warn('could not set sysctl', { key, value });
     }
-    const t = this.opts.config.ipvs;
+    const t = this.opts.settings;
     if (t.tcpTimeoutMs || t.tcpFinTimeoutMs || t.udpTimeoutMs) {
       await (await this.ipvs()).setTimeouts({ tcp: t.tcpTimeoutMs / 1000, tcpFin: t.tcpFinTimeoutMs / 1000, udp: t.udpTimeoutMs / 1000 });
     }
@@ -114,17 +103,14 @@ export class IpvsBackend implements Backend {
 
   /** The wanted state for a ProxyState on this node now (also what --dry-run prints). */
   plan(state: ProxyState): IpvsPlan {
-    const addrs = nodeAddresses(this.family);
-    const candidates = state.nodePortAddresses.all ? [...addrs] : state.nodePortAddresses.ips;
-    const nodePortIPs = candidates.filter((ip) => addrs.has(ip) && !isLoopbackIP(ip));
-    return planIpvs(state, { scheduler: this.opts.config.ipvs.scheduler, nodePortIPs, nodeAddresses: addrs });
+    return planForHost(state, this.opts.settings.scheduler, this.opts.host.addresses(this.family));
   }
 
   async sync(state: ProxyState, _changed: ChangeSet): Promise<SyncResult> {
     try {
       const plan = this.plan(state);
       const current = await this.readKernel();
-      const diff = diffIpvs(plan, current, { now: this.now(), gracefulTimeoutMs: GRACEFUL_TIMEOUT_MS, terminating: this.terminating });
+      const diff = diffIpvs(plan, current, { now: this.now(), gracefulTimeoutMs: GRACEFUL_TIMEOUT_MS, terminating: this.terminating, excludeCIDRs: this.opts.settings.excludeCIDRs });
       const client = await this.ipvs();
 
       const adds = [...diff.setAdds].flatMap(([id, es]) => es.map((e) => `add ${this.setName(id)} ${e}`));
@@ -144,7 +130,7 @@ export class IpvsBackend implements Backend {
         }
       }
       try {
-        await this.ipt.restore(renderIpvsRules(plan, this.rulesOptions()), { noFlush: true, counters: true });
+        await this.ipt.restore(renderIpvsRules(plan, this.rulesOptions(state)), { noFlush: true, counters: true });
       } catch (err) {
         this.failures.inc();
         throw err;
@@ -160,13 +146,12 @@ export class IpvsBackend implements Backend {
     } catch (err) {
       const error = err instanceof KpxError ? err : new KpxError('KPX_IPVS_SYNC', errorMessage(err), { cause: err });
       this.log.error('IPVS sync failed', { err: error.message });
-      return { ok: false, retry: true, error };
+      return { ok: false, error };
     }
   }
 
-  private rulesOptions() {
-    const c = this.opts.config;
-    return { masqueradeAll: c.iptables.masqueradeAll, masqueradeBit: c.iptables.masqueradeBit, clusterCIDR: this.opts.clusterCIDR, randomFully: this.randomFully };
+  private rulesOptions(state: ProxyState) {
+    return ipvsRulesOptions(this.opts.settings, state, this.randomFully);
   }
 
   /** The ipvs mode ran here when kube-ipvs0 exists (kube-proxy's test before cleaning ipvs leftovers). */

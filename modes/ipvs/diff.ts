@@ -5,6 +5,7 @@
  * Only kpx's own virtual servers are touched: those on addresses bound to kube-ipvs0, and those the ipsets kpx
  * maintains name (node ports, external and LB IPs on node addresses). Anyone else's virtual server is left alone.
  */
+import { cidrContains } from '../../src/model/ip.js';
 import { virtualServerId, type RealServer, type VirtualServer } from '../../src/net/ipvs/codec.js';
 import { SET, type SetId } from './names.js';
 import type { IpvsPlan } from './plan.js';
@@ -40,6 +41,8 @@ export interface DiffOptions {
   readonly gracefulTimeoutMs: number;
   /** Draining real servers from the previous sync. */
   readonly terminating: ReadonlyMap<string, number>;
+  /** --ipvs-exclude-cidrs: a virtual server on one of these addresses is never deleted (kube-proxy's cleanLegacyService). */
+  readonly excludeCIDRs?: readonly string[];
 }
 
 const rsId = (vs: VirtualServer, rs: { address: string; port: number }) =>
@@ -92,7 +95,9 @@ export function diffIpvs(plan: IpvsPlan, current: IpvsKernelState, opts: DiffOpt
     }
   }
   for (const [id, have] of current.virtualServers) {
-    if (!plan.virtualServers.has(id) && isOwned(have.vs, current)) ops.push({ kind: 'delete-vs', vs: have.vs });
+    if (plan.virtualServers.has(id) || !isOwned(have.vs, current)) continue;
+    if (opts.excludeCIDRs?.some((c) => cidrContains(c, have.vs.address))) continue;
+    ops.push({ kind: 'delete-vs', vs: have.vs });
   }
 
   const bind = [...plan.bindAddresses].filter((a) => !current.boundAddresses.has(a));

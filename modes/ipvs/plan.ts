@@ -4,7 +4,7 @@
  * to kube-ipvs0, and the ipset entries the iptables rules match on. Pure.
  */
 import type { Endpoint, IPFamily, Protocol, ProxyState, ServiceKey, ServicePort } from '../../src/model/types.js';
-import { cidrContains } from '../../src/model/ip.js';
+import { cidrContains, isLoopbackIP } from '../../src/model/ip.js';
 import { defaultNetmask, virtualServerId, type VirtualServer } from '../../src/net/ipvs/codec.js';
 import { SvcFlag } from '../../src/net/ipvs/constants.js';
 import { SET, type SetId } from './names.js';
@@ -52,6 +52,17 @@ function endpointsFor(sp: ServicePort, onlyNodeLocal: boolean): readonly Endpoin
   // With no local endpoint kube-proxy falls back to the cluster set, so local pods keep access (k/k#97081);
   // external traffic then reaches a remote pod whose reply is dropped, as in kube-proxy.
   return sp.localEndpoints.length > 0 ? sp.localEndpoints : sp.clusterEndpoints;
+}
+
+/**
+ * The plan for this node: NodePorts on the node-port addresses the host has now (never loopback, never
+ * kube-ipvs0's: hostAddresses come without them).
+ */
+export function planForHost(state: ProxyState, scheduler: string, hostAddresses: readonly string[]): IpvsPlan {
+  const addrs = new Set(hostAddresses);
+  const candidates = state.nodePortAddresses.all ? [...addrs] : state.nodePortAddresses.ips;
+  const nodePortIPs = candidates.filter((ip) => addrs.has(ip) && !isLoopbackIP(ip));
+  return planIpvs(state, { scheduler, nodePortIPs, nodeAddresses: addrs });
 }
 
 export function planIpvs(state: ProxyState, opts: IpvsPlanOptions): IpvsPlan {

@@ -3,15 +3,22 @@
  * hairpin, NodePorts, LB source ranges and Local policies all match on the ipsets, so this text does not grow
  * with the number of services. Pure; loaded with iptables-restore --noflush (only these chains are touched).
  */
+import { iptablesLocalMatch, type IptablesLocalMatch } from '../../src/local-traffic.js';
+import type { ProxyState } from '../../src/model/types.js';
 import { CHAIN, FILTER_CHAINS, NAT_CHAINS, SET, SET_INFO, setName, type SetId } from './names.js';
 import type { IpvsPlan } from './plan.js';
+import type { IpvsSettings } from './settings.js';
 
 export interface IpvsRulesOptions {
   readonly masqueradeAll: boolean;
   readonly masqueradeBit: number;
-  /** Cluster CIDR of this family for local-traffic detection; "" when none. */
-  readonly clusterCIDR: string;
+  /** Local-traffic detection (--detect-local-mode) as iptables matches; "" when none. */
+  readonly localTraffic: IptablesLocalMatch;
   readonly randomFully: boolean;
+}
+
+export function ipvsRulesOptions(settings: IpvsSettings, state: ProxyState, randomFully: boolean): IpvsRulesOptions {
+  return { masqueradeAll: settings.masqueradeAll, masqueradeBit: settings.masqueradeBit, localTraffic: iptablesLocalMatch(settings.localTraffic, state.node), randomFully };
 }
 
 const q = (s: string) => `"${s}"`;
@@ -51,7 +58,7 @@ export function renderIpvsRules(plan: IpvsPlan, opts: IpvsRulesOptions): string 
     const base = `-A ${CHAIN.SERVICES} ${matchSet(SET.CLUSTER_IP)}`;
     if (opts.masqueradeAll) nat.push(`${base} dst,dst -j ${CHAIN.MARK_MASQ}`);
     // Off-cluster traffic to a service VIP is masqueraded: it may be routed to another node.
-    else if (opts.clusterCIDR) nat.push(`${base} dst,dst ! -s ${opts.clusterCIDR} -j ${CHAIN.MARK_MASQ}`);
+    else if (opts.localTraffic.ifNotLocal) nat.push(`${base} dst,dst ${opts.localTraffic.ifNotLocal} -j ${CHAIN.MARK_MASQ}`);
     // Without a local detector, masquerade node-originated traffic whose source is a VIP (kube-ipvs0 holds them).
     else nat.push(`${base} src,dst -j ${CHAIN.MARK_MASQ}`);
   }

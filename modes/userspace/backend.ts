@@ -11,8 +11,8 @@
  * and are dead now; the first sync binds new listeners and rewrites the rules (a restart "rebinds and
  * rewrites", as the legacy proxy did).
  */
-import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../../src/model/types.js';
-import type { BackendOptions } from '../../src/backend.js';
+import type { ChangeSet, IPFamily, ProxyState } from '../../src/model/types.js';
+import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
 import { errorMessage, KpxError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import type { Clock } from '../../src/sync/clock.js';
@@ -21,7 +21,7 @@ import { LoadBalancer } from './load-balancer.js';
 import { TcpWorkerPool } from './tcp-workers.js';
 import { planListeners } from './listener-plan.js';
 import { ListenerTable } from './listeners.js';
-import { parsePortRange } from './port-range.js';
+import type { UserspaceSettings } from './settings.js';
 import { FILTER_CHAINS, NAT_CHAINS, missingJumpLines, renderCleanup, renderPortalRules, type SavedTables } from './portal-rules.js';
 
 /** The part of src/net/iptables.ts the userspace mode uses (so tests can hand in the real one for a netns). */
@@ -30,7 +30,9 @@ export interface PortalIptables {
   save(table?: 'nat' | 'filter'): Promise<string>;
 }
 
-export interface UserspaceBackendOptions extends BackendOptions {
+export type UserspaceBackendOptions = BackendOptions<UserspaceSettings> & UserspaceBackendExtras;
+
+export interface UserspaceBackendExtras {
   readonly iptables: PortalIptables;
   readonly clock?: Clock;
   /** Open TCP connections allowed per service port; default DEFAULT_MAX_CONNECTIONS. */
@@ -68,9 +70,9 @@ export class UserspaceBackend implements Backend {
     this.#workers = new TcpWorkerPool(opts.workerThreads ?? defaultWorkerThreads(), this.#log);
     this.#listeners = new ListenerTable({
       family: opts.family,
-      bindAddress: opts.config.bindAddress,
-      portRange: parsePortRange(opts.config.portRange),
-      udpIdleTimeoutMs: opts.config.udpIdleTimeoutMs,
+      bindAddress: opts.settings.bindAddress,
+      portRange: opts.settings.portRange,
+      udpIdleTimeoutMs: opts.settings.udpIdleTimeoutMs,
       balancer: this.#balancer,
       log: this.#log,
       maxConnectionsPerService: opts.maxConnectionsPerService,
@@ -118,7 +120,7 @@ export class UserspaceBackend implements Backend {
       this.#lastRules = '';
       const error = err instanceof KpxError ? err : new KpxError('KPX_USERSPACE_SYNC', errorMessage(err), { cause: err });
       this.#log.error('userspace sync failed', { err: error.message });
-      return { ok: false, retry: true, error };
+      return { ok: false, error };
     }
   }
 

@@ -9,15 +9,16 @@ import { UserspaceBackend } from './backend.js';
 import { planListeners } from './listener-plan.js';
 import { bindHost } from './listeners.js';
 import { renderPortalRules } from './portal-rules.js';
+import type { UserspaceSettings } from './settings.js';
 
-export const mode: ModeModule = {
+export const mode: ModeModule<UserspaceSettings> = {
   createBackend(opts) {
     return new UserspaceBackend({ ...opts, iptables: new Iptables({ family: opts.family }) });
   },
   /** The listeners and portal rules the state needs. Ports chosen at bind time show as 0. */
   describe(state, opts) {
     const plan = planListeners(state);
-    const host = bindHost(opts.config.bindAddress, opts.family);
+    const host = bindHost(opts.settings.bindAddress, opts.family);
     const ports = new Map(plan.listeners.map((l) => [l.id, l.fixedPort]));
     const lines = ['# userspace listeners (port 0 = from --proxy-port-range or the kernel, at bind time)'];
     for (const l of plan.listeners) {

@@ -23,7 +23,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:
 import { randomBytes } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { LoadMode } from '../../src/load/types.js';
-import type { ProxyMode } from '../../src/model/types.js';
+import { PROXY_MODES, type ProxyMode } from '../../src/backend.js';
 import { exec } from '../../src/net/exec.js';
 import { isAnswer, request, startKpx, type KpxEntry } from '../../src/sandbox/index.js';
 import { packageRoot } from '../../src/sandbox/scripts.js';
@@ -34,7 +34,8 @@ import { markdownTable, textTable, writeResults } from '../common/results.js';
 import { BULK, WEB, buildLoadCluster, type LoadCluster } from './cluster.js';
 import { measure, type Measurement } from './measure.js';
 
-const ALL_MODES: readonly ProxyMode[] = ['iptables', 'userspace', 'ipvs'];
+// ipvs last: it runs in a VM, after the modes measured on this kernel.
+const ALL_MODES: readonly ProxyMode[] = [...PROXY_MODES.filter((m) => m !== 'ipvs'), 'ipvs'];
 const ALL_KINDS: readonly LoadMode[] = ['keepalive', 'new-conn', 'bulk'];
 const WARMUP_S = 3;
 

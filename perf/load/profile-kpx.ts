@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadMode } from '../../src/load/types.js';
-import type { ProxyMode } from '../../src/model/types.js';
+import type { ProxyMode } from '../../src/backend.js';
 import { startKpx } from '../../src/sandbox/index.js';
 import { numberOption, option, rejectUnknown } from '../common/args.js';
 import { summarize } from '../common/profile-summary.js';

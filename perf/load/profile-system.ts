@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LoadMode } from '../../src/load/types.js';
-import type { ProxyMode } from '../../src/model/types.js';
+import type { ProxyMode } from '../../src/backend.js';
 import { exec } from '../../src/net/exec.js';
 import { startKpx } from '../../src/sandbox/index.js';
 import { numberOption, option, rejectUnknown } from '../common/args.js';

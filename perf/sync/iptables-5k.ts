@@ -16,15 +16,14 @@
  * Usage: node --import tsx perf/sync/iptables-5k.ts [--services 5000] [--endpoints 2] [--runs 3] [--with-noflush]
  */
 import { randomBytes } from 'node:crypto';
-import { Registry } from 'prom-client';
 import { IptablesBackend } from '../../modes/iptables/backend.js';
 import { portProtoHash } from '../../modes/iptables/chain-names.js';
 import { RenderCache, renderRestoreInput, renderRules } from '../../modes/iptables/render.js';
-import { defaultConfig } from '../../src/config/types.js';
 import type { Endpoint, ProxyState, ServicePort } from '../../src/model/types.js';
 import { exec } from '../../src/net/exec.js';
 import { addNamespace, deleteNamespace } from '../../src/sandbox/netns.js';
-import { log, setVerbosity } from '../../src/util/log.js';
+import { setVerbosity } from '../../src/util/log.js';
+import { iptablesBackendOptions, LOCAL_TRAFFIC } from './pure.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,7 +81,7 @@ interface InnerFigures {
 /** Runs inside the namespace (no netns option: kpx's own view). Prints one JSON line. */
 async function inside(run: number): Promise<void> {
   const ports = Array.from({ length: SERVICES }, (_, i) => servicePort(i, 0));
-  const backend = new IptablesBackend({ family: 'IPv4', config: defaultConfig(), log, registry: new Registry(), clusterCIDR: '10.0.0.0/8' });
+  const backend = new IptablesBackend(iptablesBackendOptions());
   await backend.init();
   let cur = ports.slice();
   const check = (r: { ok: boolean }) => { if (!r.ok) throw new Error('sync failed'); };
@@ -128,7 +127,7 @@ async function main(): Promise<void> {
   try {
     const ports = Array.from({ length: SERVICES }, (_, i) => servicePort(i, 0));
     const st = state(ports);
-    const opts = { family: 'IPv4' as const, masqueradeAll: false, masqueradeBit: 14, clusterCIDR: '10.0.0.0/8', randomFully: true };
+    const opts = { family: 'IPv4' as const, masqueradeAll: false, masqueradeBit: 14, localTraffic: LOCAL_TRAFFIC, randomFully: true };
     renderRules(st, opts); // warm-up (JIT)
     const renderTimes: number[] = [];
     for (let i = 0; i < 5; i++) renderTimes.push(await timeIt(async () => renderRules(st, opts)));

@@ -15,9 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { Registry } from 'prom-client';
 import { IptablesBackend } from '../../modes/iptables/backend.js';
-import { defaultConfig } from '../../src/config/types.js';
 import { exec } from '../../src/net/exec.js';
 import { registerForExitCleanup } from '../../src/sandbox/exit-cleanup.js';
 import { addNamespace, deleteNamespace } from '../../src/sandbox/netns.js';
@@ -26,7 +24,7 @@ import { systemClock } from '../../src/sync/clock.js';
 import { Proxier } from '../../src/sync/proxier.js';
 import { log } from '../../src/util/log.js';
 import { serviceKey, serviceObjects, type SyntheticCluster } from './cluster.js';
-import { CLUSTER_CIDR } from './pure.js';
+import { iptablesBackendOptions } from './pure.js';
 
 export interface KernelOptions {
   readonly services: number;
@@ -104,7 +102,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
     for (let run = 0; run < opts.runs; run++) {
       const ns = await newNs('sync');
       const backend = new IptablesBackend(
-        { family: 'IPv4', config: defaultConfig(), log, registry: new Registry(), clusterCIDR: CLUSTER_CIDR },
+        iptablesBackendOptions(),
         { netns: ns, keepRestoreInput: true },
       );
       const proxier = new Proxier({

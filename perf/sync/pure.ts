@@ -6,11 +6,19 @@
  * - userspace: the listener plan plus the portal rules (planListeners + renderPortalRules);
  * each timed best-of-N after a warm-up, with the heap it retains (after a forced GC) and the RSS after.
  */
+import { networkInterfaces } from 'node:os';
+import { Registry } from 'prom-client';
+import type { IptablesSettings } from '../../modes/iptables/settings.js';
 import { planIpvs } from '../../modes/ipvs/plan.js';
 import { renderIpvsRules } from '../../modes/ipvs/rules.js';
 import { renderRestoreInput } from '../../modes/iptables/render.js';
 import { planListeners } from '../../modes/userspace/listener-plan.js';
 import { renderPortalRules } from '../../modes/userspace/portal-rules.js';
+import type { BackendOptions } from '../../src/backend.js';
+import { hostFacts } from '../../src/cli/host-facts.js';
+import { modeSettings } from '../../src/cli/mode-options.js';
+import { defaultConfig } from '../../src/config/types.js';
+import { clusterCIDRDetector, iptablesLocalMatch } from '../../src/local-traffic.js';
 import type { ProxyState } from '../../src/model/types.js';
 import { createProxyMetrics } from '../../src/server/metrics.js';
 import { ClusterCache } from '../../src/sync/cluster-cache.js';
@@ -21,6 +29,7 @@ import { memoryNow } from '../common/memory.js';
 import type { SyntheticCluster } from './cluster.js';
 
 export const CLUSTER_CIDR = '10.0.0.0/8';
+export const LOCAL_TRAFFIC = iptablesLocalMatch(clusterCIDRDetector(CLUSTER_CIDR), { podCIDRs: [] });
 
 export interface PureFigures {
   /** Best time of the runs, in ms. */
@@ -76,13 +85,13 @@ export function measurePure(mode: 'iptables' | 'ipvs' | 'userspace', state: Prox
   switch (mode) {
     case 'iptables':
       return measure(runs, () => {
-        const text = renderRestoreInput(state, { family: 'IPv4', masqueradeAll: false, masqueradeBit: 14, clusterCIDR: CLUSTER_CIDR, randomFully: true });
+        const text = renderRestoreInput(state, { family: 'IPv4', masqueradeAll: false, masqueradeBit: 14, localTraffic: LOCAL_TRAFFIC, randomFully: true });
         return { keep: text, size: `${countLines(text)} restore lines` };
       });
     case 'ipvs':
       return measure(runs, () => {
         const plan = planIpvs(state, { scheduler: 'rr', nodePortIPs: state.node.ips, nodeAddresses: new Set(state.node.ips) });
-        const rules = renderIpvsRules(plan, { masqueradeAll: false, masqueradeBit: 14, clusterCIDR: CLUSTER_CIDR, randomFully: true });
+        const rules = renderIpvsRules(plan, { masqueradeAll: false, masqueradeBit: 14, localTraffic: LOCAL_TRAFFIC, randomFully: true });
         return { keep: [plan, rules], size: `${plan.virtualServers.size} virtual servers, ${countLines(rules)} rule lines` };
       });
     case 'userspace':
@@ -100,4 +109,11 @@ function countLines(s: string): number {
   let n = 0;
   for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) n++;
   return n;
+}
+
+/** The iptables mode's options as kpx would resolve them from the default configuration with CLUSTER_CIDR. */
+export function iptablesBackendOptions(): BackendOptions<IptablesSettings> {
+  const config = defaultConfig();
+  config.clusterCIDRs = [CLUSTER_CIDR];
+  return { family: 'IPv4', log, registry: new Registry(), host: hostFacts(networkInterfaces), settings: modeSettings(config, 'iptables', 'IPv4') };
 }

@@ -8,7 +8,9 @@
  * one backend per family behind one proxier, as kube-proxy's metaproxier.
  */
 import { hostname, type networkInterfaces } from 'node:os';
+import type { HostFacts } from '../backend.js';
 import type { KpxConfig } from '../config/types.js';
+import { DUMMY_DEVICE } from '../../modes/ipvs/names.js';
 import { nodeInfoFrom, resolveNodePortAddresses } from '../model/index.js';
 import type { IPFamily } from '../model/types.js';
 import type { Logger } from '../util/log.js';
@@ -29,6 +31,25 @@ export function hostAddressesFrom(ifaces: ReturnType<typeof networkInterfaces>):
     }
   }
   return out;
+}
+
+/**
+ * The host as modes ask about it while running: read afresh each time (addresses come and go), without
+ * kube-ipvs0, whose addresses are service VIPs the ipvs mode bound, not the node's.
+ */
+export function hostFacts(ifaces: () => ReturnType<typeof networkInterfaces>): HostFacts {
+  return {
+    addresses(family: IPFamily): string[] {
+      const out: string[] = [];
+      for (const [name, list] of Object.entries(ifaces())) {
+        if (name === DUMMY_DEVICE) continue;
+        for (const a of list ?? []) {
+          if ((a.family === 'IPv4') === (family === 'IPv4') && !out.includes(a.address)) out.push(a.address);
+        }
+      }
+      return out;
+    },
+  };
 }
 
 /** True for an IPv6 address of global scope (not ::1, not ::, not link-local fe80::/10, not v4-mapped). */

@@ -4,9 +4,10 @@
  */
 import { Registry } from 'prom-client';
 import type { KpxConfig } from '../config/types.js';
-import { MODES, MODE_NAMES } from '../modes.js';
+import { MODE_NAMES } from '../modes.js';
 import { errorMessage } from '../util/errors.js';
-import { backendOptions } from './mode-wiring.js';
+import { hostFacts } from './host-facts.js';
+import { createModeBackend } from './mode-wiring.js';
 import type { RunEnvironment } from './run-environment.js';
 
 /** --cleanup: every mode's cleanup() for both families; one log line per step; exit 1 if any step failed. */
@@ -16,7 +17,7 @@ export async function runCleanup(config: KpxConfig, env: RunEnvironment): Promis
   for (const mode of MODE_NAMES) {
     for (const family of ['IPv4', 'IPv6'] as const) {
       try {
-        const backend = MODES[mode].createBackend(backendOptions(config, mode, family, new Registry(), log));
+        const backend = createModeBackend(config, mode, { family, registry: new Registry(), log, host: hostFacts(env.networkInterfaces) });
         await backend.cleanup();
         log.info('removed leftovers', { mode, family });
       } catch (err) {

@@ -3,10 +3,8 @@
  * family, and kpx prints it and what the chosen mode would program. No kernel call, no port opened.
  */
 import { Registry } from 'prom-client';
-import type { ModeModule } from '../backend.js';
 import type { KpxConfig } from '../config/types.js';
 import type { ProxyState } from '../model/types.js';
-import { modeModule } from '../modes.js';
 import type { ClusterSource } from '../source/types.js';
 import { ClusterCache } from '../sync/cluster-cache.js';
 import type { Clock } from '../sync/clock.js';
@@ -14,8 +12,8 @@ import { describeProxyState } from '../sync/describe-state.js';
 import { ProxyStateBuilder } from '../sync/state-builder.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { hostAddressesFrom, ipFamiliesFor, nodeNameFor } from './host-facts.js';
-import { backendOptions, loadSource } from './mode-wiring.js';
+import { hostAddressesFrom, hostFacts, ipFamiliesFor, nodeNameFor } from './host-facts.js';
+import { describeMode, loadSource } from './mode-wiring.js';
 import type { RunEnvironment } from './run-environment.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number, clock: Clock, what: string): Promise<T> {
@@ -59,7 +57,6 @@ export async function runDryRun(config: KpxConfig, env: RunEnvironment): Promise
     log,
   });
   const states = builder.build(cache, new Set());
-  const mode = modeModule(config.mode);
   const out: string[] = [];
   out.push(`kpx dry run: mode ${config.mode}, source ${source.name}, node ${nodeName}, families ${families.join(', ')}\n`);
   out.push('Nothing is programmed: no kernel state is read or changed and no port is opened.\n\n');
@@ -68,7 +65,7 @@ export async function runDryRun(config: KpxConfig, env: RunEnvironment): Promise
     if (!state) continue;
     out.push(describeProxyState(state));
     out.push('\n');
-    out.push(describeMode(mode, config, state, log));
+    out.push(modeDescription(config, state, env, log));
     out.push('\n');
   }
   env.stdout(out.join(''));
@@ -76,10 +73,10 @@ export async function runDryRun(config: KpxConfig, env: RunEnvironment): Promise
 }
 
 /** The mode's own account of what it would program; a mode that cannot describe yet says so. */
-function describeMode(mode: ModeModule, config: KpxConfig, state: ProxyState, log: Logger): string {
+function modeDescription(config: KpxConfig, state: ProxyState, env: RunEnvironment, log: Logger): string {
   const header = `${config.mode} mode would program (${state.family}):\n`;
   try {
-    const text = mode.describe(state, backendOptions(config, config.mode, state.family, new Registry(), log));
+    const text = describeMode(config, config.mode, state, { family: state.family, registry: new Registry(), log, host: hostFacts(env.networkInterfaces) });
     return header + (text.endsWith('\n') ? text : text + '\n');
   } catch (err) {
     return header + `  (the ${config.mode} mode cannot describe its rules yet: ${errorMessage(err).split('\n')[0]})\n`;

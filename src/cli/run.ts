@@ -11,8 +11,9 @@
  */
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { KpxConfig } from '../config/types.js';
-import type { Backend, IPFamily } from '../model/types.js';
-import { MODES, MODE_NAMES, modeModule } from '../modes.js';
+import type { Backend } from '../backend.js';
+import type { IPFamily } from '../model/types.js';
+import { MODE_NAMES } from '../modes.js';
 import { createProxyMetrics, type ProxyMetrics } from '../server/metrics.js';
 import { startMetricsServer } from '../server/metrics-server.js';
 import { startHealthzServer } from '../server/healthz-server.js';
@@ -25,8 +26,8 @@ import { applyConntrackSettings } from './conntrack-settings.js';
 import { createEventRecorder, type EventSink } from '../events/recorder.js';
 import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { healthCheckAddresses, hostAddressesFrom, ipFamiliesFor, nodeNameFor } from './host-facts.js';
-import { backendOptions, loadSource } from './mode-wiring.js';
+import { healthCheckAddresses, hostAddressesFrom, hostFacts, ipFamiliesFor, nodeNameFor } from './host-facts.js';
+import { createModeBackend, loadSource } from './mode-wiring.js';
 import { runCleanup } from './run-cleanup.js';
 import { runDryRun } from './run-dry-run.js';
 import { processEnvironment, type RunEnvironment } from './run-environment.js';
@@ -99,12 +100,12 @@ async function closeQuietly(what: string, c: Closable | undefined, log: Logger):
  * Removes what the other modes left (a mode switch leaves no stale rules behind); resolves with the families
  * in which there was something to remove. A failure is logged and the run goes on.
  */
-async function removeOtherModesLeftovers(config: KpxConfig, families: readonly IPFamily[], log: Logger): Promise<IPFamily[]> {
+async function removeOtherModesLeftovers(config: KpxConfig, families: readonly IPFamily[], env: RunEnvironment, log: Logger): Promise<IPFamily[]> {
   const switched: IPFamily[] = [];
   for (const other of MODE_NAMES.filter((m) => m !== config.mode)) {
     for (const family of families) {
       try {
-        const leftover = MODES[other].createBackend(backendOptions(config, other, family, new Registry(), log));
+        const leftover = createModeBackend(config, other, { family, registry: new Registry(), log, host: hostFacts(env.networkInterfaces) });
         if (leftover.hasLeftovers && !(await leftover.hasLeftovers())) continue;
         await leftover.cleanup();
         if (!switched.includes(family)) switched.push(family);
@@ -145,8 +146,8 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
     return 1;
   }
   try {
-    const mode = modeModule(config.mode);
-    backends = families.map((family) => mode.createBackend(backendOptions(config, config.mode, family, metrics.registry, log)));
+    const host = hostFacts(env.networkInterfaces);
+    backends = families.map((family) => createModeBackend(config, config.mode, { family, registry: metrics.registry, log, host }));
   } catch (err) {
     env.stderr(`kpx: the ${config.mode} mode cannot start: ${errorMessage(err).split('\n')[0]}\n`);
     return 1;
@@ -191,7 +192,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   const prepare = async () => {
     if (!othersCleaned) {
       // Like kube-proxy: right before our first sync, so the gap in service of a mode switch is this one sync.
-      for (const family of await removeOtherModesLeftovers(config, families, log)) switchedFrom.add(family);
+      for (const family of await removeOtherModesLeftovers(config, families, env, log)) switchedFrom.add(family);
       othersCleaned = true;
     }
     if (!conntrackApplied) {

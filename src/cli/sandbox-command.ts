@@ -5,13 +5,12 @@
  * Exits 0 only when every check got the expected answer.
  */
 import { existsSync } from 'node:fs';
-import type { ProxyMode } from '../model/types.js';
+import { isProxyMode, PROXY_MODES, type ProxyMode } from '../backend.js';
 import { buildSandbox, type Sandbox } from '../sandbox/builder.js';
 import { DEMO_PODS, demoChecks, demoNotes, formatTable, runCheck, writeDemoServices, type DemoRow } from '../sandbox/demo.js';
 import { startKpx } from '../sandbox/kpx-runner.js';
 import { ManifestDir } from '../sandbox/manifests.js';
 
-const MODES: readonly ProxyMode[] = ['iptables', 'ipvs', 'userspace'];
 const USAGE = 'usage: kpx sandbox [--proxy-mode iptables|ipvs|userspace] [--keep] [--debug]';
 
 interface SandboxArgs {
@@ -28,8 +27,8 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs | string 
     const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     if (flag === '--proxy-mode') {
       const v = inline ?? argv[++i];
-      if (!v || !MODES.includes(v as ProxyMode)) return `--proxy-mode must be one of ${MODES.join(', ')} (got ${JSON.stringify(v ?? '')})`;
-      out.mode = v as ProxyMode;
+      if (!isProxyMode(v)) return `--proxy-mode must be one of ${PROXY_MODES.join(', ')} (got ${JSON.stringify(v ?? '')})`;
+      out.mode = v;
     } else if (flag === '--keep' && inline === undefined) out.keep = true;
     else if ((flag === '--debug' || flag === '-v') && inline === undefined) out.debug = true;
     else if (flag === '-h' || flag === '--help') return USAGE;

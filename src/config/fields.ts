@@ -4,6 +4,7 @@
  * --write-config-to writer and --help are all driven by this table, so a setting is declared once and the
  * four can never disagree.
  */
+import { PROXY_MODES } from '../backend.js';
 import type { KpxConfig } from './types.js';
 import { DEFAULT_CONFIG } from './types.js';
 import { formatDuration, parseDuration, DurationError } from './duration.js';
@@ -57,7 +58,7 @@ export interface FieldSpec {
   readonly write?: 'always' | 'nonDefault';
 }
 
-export const PROXY_MODES = ['iptables', 'ipvs', 'userspace'] as const;
+export { PROXY_MODES };
 export const IPVS_SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'sh', 'dh', 'sed', 'nq', 'mh'] as const;
 export const DETECT_LOCAL_MODES = ['ClusterCIDR', 'NodeCIDR', 'BridgeInterface', 'InterfaceNamePrefix'] as const;
 
@@ -76,8 +77,8 @@ const inRange = (lo: number, hi: number) => (v: Value) =>
 
 const modeCheck = (v: Value) => {
   if ((PROXY_MODES as readonly string[]).includes(v as string)) return undefined;
-  if (v === 'nftables' || v === 'kernelspace') return `mode "${v}" is not supported by kpx (use iptables, ipvs or userspace)`;
-  return 'must be one of iptables, ipvs, userspace';
+  if (v === 'nftables' || v === 'kernelspace') return `mode "${v}" is not supported by kpx (use ${PROXY_MODES.join(', ')})`;
+  return `must be one of ${PROXY_MODES.join(', ')}`;
 };
 const schedulerCheck = (v: Value) =>
   v === '' || (IPVS_SCHEDULERS as readonly string[]).includes(v as string)
@@ -87,7 +88,7 @@ const schedulerCheck = (v: Value) =>
 /** FIELDS: every setting, in the order --help lists them. */
 export const FIELDS: readonly FieldSpec[] = [
   { id: 'mode', flag: 'proxy-mode', file: 'mode', kind: 'string', metavar: 'ProxyMode', path: ['mode'], zeroMeansDefault: true, blankIsDefault: true, check: modeCheck,
-    help: "Which proxy mode to use: 'iptables', 'ipvs' or 'userspace'." },
+    help: `Which proxy mode to use: ${PROXY_MODES.map((m) => `'${m}'`).join(', ')}.` },
   { id: 'clientConnection.kubeconfig', flag: 'kubeconfig', file: 'clientConnection.kubeconfig', kind: 'string', metavar: 'string', path: ['kubeconfig'],
     help: 'Path to kubeconfig file with authorization information (the master location can be overridden by the master flag).' },
   { id: 'kpx.master', flag: 'master', kind: 'string', metavar: 'string', path: ['master'],

@@ -3,7 +3,7 @@
  * (kubeproxy.config.k8s.io/v1alpha1); durations are held in milliseconds here and written back in Go's
  * duration form by --write-config-to.
  */
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../backend.js';
 
 export type DetectLocalMode = 'ClusterCIDR' | 'NodeCIDR' | 'BridgeInterface' | 'InterfaceNamePrefix';
 

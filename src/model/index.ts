@@ -31,7 +31,7 @@ export { servicePortsFor } from './service-ports.js';
 // nodeInfoFrom(node, nodeName, family, hostAddresses): NodeInfo
 export { nodeInfoFrom, isNodeEligible, nodeObjectIPs } from './node.js';
 // resolveNodePortAddresses(nodePortAddresses, node, hostAddresses, localhostNodePorts, family?): NodePortAddresses
-export { resolveNodePortAddresses, nodePortCIDRs, NODE_PORT_ADDRESSES_PRIMARY } from './node-port-addresses.js';
+export { resolveNodePortAddresses, nodePortCIDRs, servesLocalhostNodePorts, NODE_PORT_ADDRESSES_PRIMARY } from './node-port-addresses.js';
 // buildProxyState(input): ProxyState
 export { buildProxyState, indexSlicesByService } from './state.js';
 // serviceKeyOf(svc) / serviceKeyOfSlice(slice): ServiceKey | null

@@ -8,7 +8,7 @@
  *   with no primary IP falls back to "all", as kube-proxy does;
  * - otherwise the host's own addresses inside one of the CIDRs;
  * - IPv4 localhost NodePorts (127.0.0.0/8, via route_localnet) only when localhostNodePorts is on and a
- *   CIDR covers 127.0.0.0 (so also with "all"); never on IPv6.
+ *   CIDR covers 127.0.0.0 (so also with the default "all", but not with "primary"); never on IPv6.
  * The family is the `family` argument, else the NodeInfo's (nodeInfoFrom sets it).
  */
 import { cidrContains, isLinkLocalIPv6, isLoopbackIP, isZeroCIDR, parseCIDR, parseIP } from './ip.js';
@@ -39,6 +39,26 @@ export function nodePortCIDRs(nodePortAddresses: readonly string[], node: NodeIn
 }
 
 /**
+ * Whether IPv4 localhost NodePorts are served: the one answer both ProxyState.nodePortAddresses.localhost and
+ * a mode's host set-up (route_localnet, the KUBE-FIREWALL jumps) use, so it cannot depend on the Node object
+ * (a mode sets the host up before the Node is known). "primary" stands for the node's own address, never a
+ * loopback one, also while the Node reports none and NodePorts fall back to every address.
+ */
+export function servesLocalhostNodePorts(nodePortAddresses: readonly string[], localhostNodePorts: boolean, family: IPFamily): boolean {
+  if (family !== 'IPv4' || !localhostNodePorts) return false;
+  let primary = false;
+  const cidrs: ParsedCIDR[] = [];
+  for (const raw of nodePortAddresses) {
+    const entry = typeof raw === 'string' ? raw.trim() : '';
+    if (entry === NODE_PORT_ADDRESSES_PRIMARY) primary = true;
+    const cidr = parseCIDR(entry);
+    if (cidr && cidr.family === family) cidrs.push(cidr);
+  }
+  if (cidrs.length === 0) return !primary;
+  return cidrs.some((c) => cidrContains(c, IPV4_LOOPBACK_START) || isLoopbackIP(parseIP(c.text.split('/')[0])!));
+}
+
+/**
  * Resolves nodePortAddresses for one family. `ips` holds the host's matching addresses (every local
  * address of the family when `all`), without IPv6 link-local addresses, and with IPv4 loopback only when
  * localhost NodePorts are served.
@@ -53,9 +73,7 @@ export function resolveNodePortAddresses(
   const fam: IPFamily = family ?? node.family ?? (node.ips[0]?.includes(':') ? 'IPv6' : 'IPv4');
   const cidrs = nodePortCIDRs(nodePortAddresses, node, fam);
   const all = cidrs.some(isZeroCIDR);
-  const containsIPv4Loopback = fam === 'IPv4'
-    && cidrs.some((c) => cidrContains(c, IPV4_LOOPBACK_START) || isLoopbackIP(parseIP(c.text.split('/')[0])!));
-  const localhost = fam === 'IPv4' && localhostNodePorts && containsIPv4Loopback;
+  const localhost = servesLocalhostNodePorts(nodePortAddresses, localhostNodePorts, fam);
 
   const ips: string[] = [];
   for (const raw of hostAddresses) {

@@ -8,7 +8,6 @@
 
 export type IPFamily = 'IPv4' | 'IPv6';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-export type ProxyMode = 'iptables' | 'ipvs' | 'userspace';
 
 /** "namespace/name": the unit of change tracking and of partial sync. */
 export type ServiceKey = string;
@@ -139,34 +138,4 @@ export interface ChangeSet {
   readonly full: boolean;
   /** Services whose ports or endpoints changed (added, updated, removed). */
   readonly services: ReadonlySet<ServiceKey>;
-}
-
-export interface KpxErrorLike {
-  readonly code: string;
-  readonly message: string;
-}
-
-export type SyncResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly retry: boolean; readonly error: KpxErrorLike };
-
-/**
- * Backend: one proxy mode for one IP family. sync() converges the node to the state and never throws;
- * cleanup() removes everything the mode (or kube-proxy's same mode) made; init() does the idempotent
- * privileged host set-up (sysctls, base chains) once before the first sync.
- */
-export interface Backend {
-  readonly mode: ProxyMode;
-  readonly family: IPFamily;
-  init(): Promise<void>;
-  sync(state: ProxyState, changed: ChangeSet): Promise<SyncResult>;
-  cleanup(): Promise<void>;
-  /** Stops what the backend runs itself (userspace listeners); kernel rules stay in place. */
-  close(): Promise<void>;
-  /**
-   * Whether this mode left anything on the node. Starting in another mode calls cleanup() only when this says
-   * so: modes share chains (KUBE-SERVICES, KUBE-POSTROUTING), and cleaning on every restart would cut traffic
-   * until the first sync. Absent means "assume yes".
-   */
-  hasLeftovers?(): Promise<boolean>;
 }

@@ -4,7 +4,7 @@
  * with its health-check node port. Each check says who must answer and which client address the pod
  * must see, so the run proves the proxy rather than just exercising it.
  */
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../backend.js';
 import type { Sandbox } from './builder.js';
 import { endpointFor, type ManifestDir, type ServiceSpec } from './manifests.js';
 import { CLIENT_IPS, type PodSpec } from './plan.js';

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../backend.js';
 import type { BackgroundProcess } from './background.js';
 import type { Sandbox } from './builder.js';
 import { CLUSTER_CIDR, CLUSTER_CIDR_V6, type NodePlan } from './plan.js';

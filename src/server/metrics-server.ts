@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import type { ProxyMode } from '../model/types.js';
+import type { ProxyMode } from '../backend.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { listen, parseListenAddress, running } from './http-listen.js';

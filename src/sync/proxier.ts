@@ -11,7 +11,8 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import type { ApiKind, ApiObject } from '../model/api.js';
-import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../model/types.js';
+import type { ChangeSet, IPFamily, ProxyState, ServiceKey } from '../model/types.js';
+import type { Backend, SyncResult } from '../backend.js';
 import type { ProxyMetrics } from '../server/metrics.js';
 import type { SourceHandler } from '../source/types.js';
 import type { Logger } from '../util/log.js';
@@ -80,6 +81,7 @@ export class Proxier implements SourceHandler {
   private started = false;
   private prepared = false;
   private last: SyncReport | undefined;
+  private readonly unsynced = new Set<ServiceKey>();
 
   constructor(opts: ProxierOptions) {
     this.opts = opts;
@@ -182,10 +184,14 @@ export class Proxier implements SourceHandler {
       this.cache.requeue(changes);
       return 'failed';
     }
-    const changeSet: ChangeSet = { full: req.full, services: changes.services };
+    // Only services whose proxy view changed reach the modes: an edit that changes no ServicePort writes nothing.
+    // Changes stay listed until a sync has written them (the builder already holds them after a failed one).
+    for (const key of this.builder.lastBuild.changedServices) this.unsynced.add(key);
+    const changed: ReadonlySet<ServiceKey> = new Set(this.unsynced);
+    const changeSet: ChangeSet = { full: req.full, services: changed };
     const results = new Map<IPFamily, SyncResult>();
     const syncStartedAt = clock.now();
-    if (syncStartChannel.hasSubscribers) syncStartChannel.publish({ full: req.full, changed: [...changes.services] });
+    if (syncStartChannel.hasSubscribers) syncStartChannel.publish({ full: req.full, changed: [...changed] });
     let ok = true;
     for (const backend of this.opts.backends) {
       const state = states.get(backend.family);
@@ -196,7 +202,7 @@ export class Proxier implements SourceHandler {
         res = await backend.sync(state, changeSet);
       } catch (err) {
         // Backends promise never to throw; one that does is treated as a failed sync, not a crash.
-        res = { ok: false, retry: true, error: { code: 'KPX_BACKEND_THREW', message: errorMessage(err) } };
+        res = { ok: false, error: { code: 'KPX_BACKEND_THREW', message: errorMessage(err) } };
       }
       const seconds = Math.max(0, clock.now() - t0) / 1000;
       metrics.syncProxyRulesDuration.observe(seconds);
@@ -204,7 +210,7 @@ export class Proxier implements SourceHandler {
       results.set(backend.family, res);
       if (res.ok) {
         this.opts.health?.updated(backend.family);
-        log.v(2).info('synced proxy rules', { family: backend.family, full: req.full, changed: changes.services.size, seconds });
+        log.v(2).info('synced proxy rules', { family: backend.family, full: req.full, changed: changed.size, seconds });
       } else {
         ok = false;
         log.error('syncing proxy rules failed', { family: backend.family, full: req.full, code: res.error.code, error: res.error.message });
@@ -212,12 +218,13 @@ export class Proxier implements SourceHandler {
     }
     this.last = { full: req.full, changeSet, results };
     if (syncEndChannel.hasSubscribers) {
-      syncEndChannel.publish({ full: req.full, changed: [...changes.services], ok, seconds: (clock.now() - syncStartedAt) / 1000, results });
+      syncEndChannel.publish({ full: req.full, changed: [...changed], ok, seconds: (clock.now() - syncStartedAt) / 1000, results });
     }
     if (!ok) {
       this.cache.requeue(changes);
       return 'failed';
     }
+    this.unsynced.clear();
     const now = clock.now();
     metrics.syncProxyRulesLastTimestamp.set(now / 1000);
     for (const times of changes.endpoints.triggerTimes.values()) {

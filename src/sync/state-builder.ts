@@ -9,6 +9,7 @@
  * Each build() returns fresh ProxyState objects (a new services Map when something changed), so a backend
  * may keep the previous state for diffing without it changing under its feet.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { nodeInfoFrom, resolveNodePortAddresses, servicePortsFor, type ModelContext } from '../model/index.js';
 import type { IPFamily, NodeInfo, NodePortAddresses, ProxyState, ServiceKey, ServicePort, ServicePortKey } from '../model/types.js';
 import type { Logger } from '../util/log.js';
@@ -41,12 +42,18 @@ export interface BuildStats {
   readonly recomputedServices: number;
   /** True when some family recomputed every service (first build or node change). */
   readonly recomputedAll: boolean;
+  /**
+   * Of the services asked for, those whose proxy view (their ServicePorts, in some family) differs from the
+   * last build: an annotation edit, or an A->B->A flip inside one sync window, is not among them
+   * (kube-proxy's change trackers compare the computed service ports the same way).
+   */
+  readonly changedServices: ReadonlySet<ServiceKey>;
 }
 
 export class ProxyStateBuilder {
   private readonly opts: StateBuilderOptions;
   private readonly perFamily = new Map<IPFamily, FamilyState>();
-  private stats: BuildStats = { recomputedServices: 0, recomputedAll: false };
+  private stats: BuildStats = { recomputedServices: 0, recomputedAll: false, changedServices: new Set() };
 
   constructor(opts: StateBuilderOptions) {
     this.opts = opts;
@@ -70,6 +77,7 @@ export class ProxyStateBuilder {
   build(view: ClusterView, changed: ReadonlySet<ServiceKey>): Map<IPFamily, ProxyState> {
     let recomputedServices = 0;
     let recomputedAll = false;
+    const changedServices = new Set<ServiceKey>();
     const out = new Map<IPFamily, ProxyState>();
     for (const [family, fs] of this.perFamily) {
       const node = nodeInfoFrom(view.node, this.opts.nodeName, family, this.opts.hostAddresses);
@@ -88,6 +96,7 @@ export class ProxyStateBuilder {
           this.recompute(view, key, fs, services, ctx);
           recomputedServices++;
         }
+        for (const key of changed) changedServices.add(key);
         recomputedAll = true;
       } else if (changed.size === 0 && fullSignature === fs.fullSignature) {
         out.set(family, fs.state);
@@ -95,7 +104,7 @@ export class ProxyStateBuilder {
       } else {
         services = new Map(fs.state.services);
         for (const key of changed) {
-          this.recompute(view, key, fs, services, ctx);
+          if (this.recompute(view, key, fs, services, ctx)) changedServices.add(key);
           recomputedServices++;
         }
       }
@@ -104,26 +113,31 @@ export class ProxyStateBuilder {
       fs.state = { family, node, nodePortAddresses: npa, services };
       out.set(family, fs.state);
     }
-    this.stats = { recomputedServices, recomputedAll };
+    this.stats = { recomputedServices, recomputedAll, changedServices };
     return out;
   }
 
-  private recompute(view: ClusterView, key: ServiceKey, fs: FamilyState, services: Map<ServicePortKey, ServicePort>, ctx: ModelContext): void {
-    for (const old of fs.portsByService.get(key) ?? []) services.delete(old.key);
+  /** Recomputes one service's ports into `services`; true when they differ from before. */
+  private recompute(view: ClusterView, key: ServiceKey, fs: FamilyState, services: Map<ServicePortKey, ServicePort>, ctx: ModelContext): boolean {
+    const before = fs.portsByService.get(key) ?? [];
+    for (const old of before) services.delete(old.key);
     fs.portsByService.delete(key);
+    const ports = this.portsOf(view, key, ctx);
+    if (ports.length > 0) fs.portsByService.set(key, ports);
+    for (const p of ports) services.set(p.key, p);
+    return !isDeepStrictEqual(before, ports);
+  }
+
+  private portsOf(view: ClusterView, key: ServiceKey, ctx: ModelContext): ServicePort[] {
     const svc = view.service(key);
-    if (svc === undefined) return;
-    let ports: ServicePort[];
+    if (svc === undefined) return [];
     try {
-      ports = servicePortsFor(svc, view.slicesFor(key), ctx);
+      return servicePortsFor(svc, view.slicesFor(key), ctx);
     } catch (err) {
       // A model bug on one object must not stop the proxy: skip the service, keep the rest.
       this.opts.log.error('could not compute service ports; service skipped', { service: key, family: ctx.family, error: errorMessage(err) });
-      return;
+      return [];
     }
-    if (ports.length === 0) return;
-    fs.portsByService.set(key, ports);
-    for (const p of ports) services.set(p.key, p);
   }
 }
 

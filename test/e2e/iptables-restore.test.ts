@@ -10,7 +10,6 @@ import { Registry } from 'prom-client';
 import { IptablesBackend } from '../../modes/iptables/backend.js';
 import { EDIT_MIN_RULES } from '../../modes/iptables/dispatch-edit.js';
 import { renderRestoreInput } from '../../modes/iptables/render.js';
-import { defaultConfig } from '../../src/config/types.js';
 import type { ChangeSet } from '../../src/model/types.js';
 import { exec } from '../../src/net/exec.js';
 import { Iptables } from '../../src/net/iptables.js';
@@ -20,6 +19,7 @@ import { addNamespace, deleteNamespace } from '../../src/sandbox/netns.js';
 import { log } from '../../src/util/log.js';
 import { checkIptablesRuleJumps } from '../support/iptables-assert.js';
 import { FAKE_PROXIER_OPTS, overallServices, proxyState, svcPort } from '../unit/iptables/render-fixtures.js';
+import { modeOptions } from '../support/mode-options.js';
 
 /** kpx's base chains, jumped to from the built-in chains even while empty. */
 const BASE_CHAINS = new Set(['KUBE-NODEPORTS', 'KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-PROXY-FIREWALL', 'KUBE-FORWARD']);
@@ -34,7 +34,7 @@ async function namespace(t: { after: (fn: () => Promise<void>) => void }): Promi
 }
 
 function backend(ns: string, registry = new Registry()): IptablesBackend {
-  return new IptablesBackend({ family: 'IPv4', config: defaultConfig(), log, registry, clusterCIDR: '10.0.0.0/8' },
+  return new IptablesBackend(modeOptions('iptables', { log, registry, clusterCIDR: '10.0.0.0/8' }),
     { netns: ns, canaryCheckIntervalMs: 0 });
 }
 
@@ -235,7 +235,7 @@ test('IPv6 rules load with ip6tables-restore', async (t) => {
   const sp = svcPort({ ns: 'ns1', name: 'svc1', clusterIP: 'fd00:172:30::41', nodePort: 3001, family: 'IPv6', lbIPs: ['2001:db8:99::1'],
     sourceRanges: ['2001:db8:1::/64'], affinity: 60, endpoints: [{ ip: 'fd00:10::1' }, { ip: 'fd00:10::2', local: true }] });
   const st = proxyState([sp], { family: 'IPv6', nodeIPs: ['2001:db8::1'] });
-  const b = new IptablesBackend({ family: 'IPv6', config: defaultConfig(), log, registry: new Registry(), clusterCIDR: 'fd00:10::/64' }, { netns: ns });
+  const b = new IptablesBackend(modeOptions('iptables', { family: 'IPv6', log, clusterCIDR: 'fd00:10::/64' }), { netns: ns });
   assert.deepEqual(await b.sync(st, FULL), { ok: true });
   const dump = (await exec('ip6tables-save', [], { netns: ns })).stdout;
   assert.match(dump, /--to-destination \[fd00:10::2\]:80/);
@@ -266,7 +266,7 @@ test('with thousands of services, adding and removing one edits KUBE-SERVICES ru
   const services = Array.from({ length: EDIT_MIN_RULES + 100 }, (_, i) => service(i));
   assert.deepEqual(await b.sync(proxyState(services), FULL), { ok: true });
   const kernelServices = async () => (await save(ns)).split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
-  const rendered = (ports: typeof services) => renderRestoreInput(proxyState(ports), b.renderOptions())
+  const rendered = (ports: typeof services) => renderRestoreInput(proxyState(ports), b.renderOptions(proxyState(ports).node))
     .split('\n').filter((l) => l.startsWith('-A KUBE-SERVICES '));
   // iptables-save prints matches in its own order and form; compare what each rule matches and where it jumps.
   const ruleKey = (l: string) => ['--comment', '-d', '--dport', '--dst-type', '-j'].map((opt) => new RegExp(`${opt} ("[^"]*"|\\S+)`).exec(l)?.[1].replace(/\/32$/, '') ?? '').join(' ');

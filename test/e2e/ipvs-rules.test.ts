@@ -14,6 +14,7 @@ import { planIpvs } from '../../modes/ipvs/plan.js';
 import { renderIpvsRules } from '../../modes/ipvs/rules.js';
 import { ALL_SETS, SET, SET_INFO, setName } from '../../modes/ipvs/names.js';
 import { ep, node, port, slice, svc } from '../unit/model/fixtures.js';
+import { clusterCIDRMatch } from '../support/mode-options.js';
 
 const NS = `kpx-${randomBytes(3).toString('hex')}-ipvsrules`;
 
@@ -43,7 +44,7 @@ test('every ipvs-mode ipset is created and filled from a plan, and the rules mat
   }
   assert.ok(saved.get(SET.NODE_PORT_TCP)!.entries.has('30080'));
   const ipt = new Iptables({ family: 'IPv4', netns: NS });
-  await ipt.restore(renderIpvsRules(plan, { masqueradeAll: false, masqueradeBit: 14, clusterCIDR: '10.0.0.0/8', randomFully: true }), { noFlush: true });
+  await ipt.restore(renderIpvsRules(plan, { masqueradeAll: false, masqueradeBit: 14, localTraffic: clusterCIDRMatch('10.0.0.0/8'), randomFully: true }), { noFlush: true });
   const nat = await ipt.save('nat');
   assert.match(nat, /-A KUBE-SERVICES .*--match-set KUBE-CLUSTER-IP dst,dst .*-j KUBE-MARK-MASQ/);
   assert.match(nat, /-A KUBE-NODE-PORT -p tcp .*--match-set KUBE-NODE-PORT-LOCAL-TCP dst -j RETURN/);

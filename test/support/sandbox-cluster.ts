@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
-import type { ProxyMode } from '../../src/model/types.js';
+import type { ProxyMode } from '../../src/backend.js';
 import { buildSandbox, type BuildOptions, type Sandbox } from '../../src/sandbox/builder.js';
 import { startKpx, nowSeconds, type KpxInstance } from '../../src/sandbox/kpx-runner.js';
 import { ManifestDir } from '../../src/sandbox/manifests.js';
@@ -16,6 +16,8 @@ export interface ClusterOptions extends BuildOptions {
   /** Nodes kpx runs on (default every node). */
   kpxNodes?: readonly string[];
   mode?: ProxyMode;
+  /** More kpx flags, after the sandbox's own. */
+  kpxArgs?: readonly string[];
   /** Writes the services before kpx starts, so the first sync has them all. */
   manifests(dir: ManifestDir, sb: Sandbox): void;
 }
@@ -55,7 +57,7 @@ export function useCluster(opts: ClusterOptions): ClusterHandle {
     dir.writeNodes(sb.nodes);
     opts.manifests(dir, sb);
     const nodes = opts.kpxNodes ?? sb.nodes.map((n) => n.name);
-    const started = await Promise.all(nodes.map((n) => startKpx(sb!, n, { manifestsDir: dir!.dir, mode: opts.mode })));
+    const started = await Promise.all(nodes.map((n) => startKpx(sb!, n, { manifestsDir: dir!.dir, mode: opts.mode, extraArgs: opts.kpxArgs })));
     for (const k of started) kpx.set(k.node.name, k);
   }, { timeout: 120_000 * slowFactor() });
   after(async () => {

@@ -14,7 +14,7 @@ import { buildSandbox, type Sandbox } from '../../../src/sandbox/builder.js';
 import { startKpx } from '../../../src/sandbox/kpx-runner.js';
 import { endpointFor, ManifestDir, type ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { isAnswer, request } from '../../../src/sandbox/traffic.js';
-import type { ProxyMode } from '../../../src/model/types.js';
+import type { ProxyMode } from '../../../src/backend.js';
 import { notReadyReason } from '../../support/sandbox-cluster.js';
 import {
   describeDifferences, FOREIGN_SET, plantForeignState, readNodeState, removeKubeletFirewall, runKpxOnce, withoutKubeletFirewall,

@@ -17,7 +17,7 @@ import { buildSandbox, type Sandbox } from '../../../src/sandbox/builder.js';
 import { startKpx, type KpxInstance } from '../../../src/sandbox/kpx-runner.js';
 import { endpointFor, ManifestDir, type ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { isAnswer, request } from '../../../src/sandbox/traffic.js';
-import type { ProxyMode } from '../../../src/model/types.js';
+import type { ProxyMode } from '../../../src/backend.js';
 import { ChaosLoad, totals, type LoadTarget } from '../../support/chaos-load.js';
 import { notReadyReason } from '../../support/sandbox-cluster.js';
 

@@ -16,6 +16,7 @@ import { addNamespace, deleteNamespace } from '../../../src/sandbox/netns.js';
 import { CommandError } from '../../../src/util/errors.js';
 import { cluster } from './generators.js';
 import { build } from './model-helpers.js';
+import { clusterCIDRMatch } from '../../support/mode-options.js';
 
 const STATES_PER_FAMILY = { IPv4: 240, IPv6: 80 } as const;
 const BATCH = 40;
@@ -40,7 +41,7 @@ describe('rendered iptables rulesets pass iptables-restore --test', { skip: isRo
         const state = build(cl.services.map((s) => s.svc), cl.slices, cl.node, family);
         const input = renderRestoreInput(state, {
           family, masqueradeAll, masqueradeBit: 14, randomFully: true,
-          clusterCIDR: family === 'IPv4' ? '10.244.0.0/16' : 'fd00:10:244::/56',
+          localTraffic: clusterCIDRMatch(family === 'IPv4' ? '10.244.0.0/16' : 'fd00:10:244::/56'),
         });
         inputs.push({ input, services: state.services.size });
       }

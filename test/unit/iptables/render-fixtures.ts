@@ -6,6 +6,7 @@
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../../src/model/types.js';
 import { portProtoHash } from '../../../modes/iptables/chain-names.js';
 import type { RenderOptions } from '../../../modes/iptables/render.js';
+import { clusterCIDRMatch } from '../../support/mode-options.js';
 
 export const NODE_IP = '192.168.0.2';
 
@@ -67,7 +68,7 @@ export function proxyState(ports: ServicePort[], opts: { family?: IPFamily; node
 
 /** kube-proxy's NewFakeProxier settings: mark 0x4000, cluster CIDR 10.0.0.0/8, --random-fully off. */
 export const FAKE_PROXIER_OPTS: RenderOptions = {
-  family: 'IPv4', masqueradeAll: false, masqueradeBit: 14, clusterCIDR: '10.0.0.0/8', randomFully: false,
+  family: 'IPv4', masqueradeAll: false, masqueradeBit: 14, localTraffic: clusterCIDRMatch('10.0.0.0/8'), randomFully: false,
 };
 
 /** The six services of kube-proxy's TestOverallIPTablesRules. */

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { RenderCache, renderRestoreInput, renderRules, toRestoreInput } from '../../../modes/iptables/render.js';
 import { checkIptablesRuleJumps } from '../../support/iptables-assert.js';
 import { FAKE_PROXIER_OPTS, overallServices, proxyState, svcPort } from './render-fixtures.js';
+import { clusterCIDRMatch, modeOptions } from '../../support/mode-options.js';
 
 test('above 1000 endpoints the per-endpoint comments are dropped, as kube-proxy does', () => {
   const ports = Array.from({ length: 501 }, (_, i) => svcPort({ ns: 'ns', name: `s${i}`, clusterIP: `172.30.${i >> 8}.${i & 255}`,
@@ -27,7 +28,7 @@ test('IPv6: no localhost NodePorts, ::1 excluded from the NodePort catch-all, no
   const sp = svcPort({ ns: 'ns1', name: 'svc1', clusterIP: 'fd00:172:30::41', nodePort: 3001, family: 'IPv6',
     endpoints: [{ ip: 'fd00:10::1' }] });
   const input = renderRestoreInput(proxyState([sp], { family: 'IPv6', nodeIPs: ['2001:db8::1'] }),
-    { ...FAKE_PROXIER_OPTS, family: 'IPv6', clusterCIDR: 'fd00:10::/64' });
+    { ...FAKE_PROXIER_OPTS, family: 'IPv6', localTraffic: clusterCIDRMatch('fd00:10::/64') });
   assert.match(input, /-m addrtype --dst-type LOCAL ! -d ::1\/128 -j KUBE-NODEPORTS/);
   assert.match(input, /--to-destination \[fd00:10::1\]:80/);
   assert.match(input, /-s fd00:10::1 -j KUBE-MARK-MASQ/);
@@ -54,11 +55,11 @@ test('masqueradeAll masquerades every ClusterIP packet; without a local detector
   const sp = svcPort({ ns: 'ns1', name: 'svc1', clusterIP: '172.30.0.41', endpoints: [{ ip: '10.180.0.1' }] });
   const all = renderRestoreInput(proxyState([sp]), { ...FAKE_PROXIER_OPTS, masqueradeAll: true });
   assert.match(all, /-d 172.30.0.41 --dport 80 -j KUBE-MARK-MASQ/);
-  const none = renderRestoreInput(proxyState([sp]), { ...FAKE_PROXIER_OPTS, clusterCIDR: '' });
+  const none = renderRestoreInput(proxyState([sp]), { ...FAKE_PROXIER_OPTS, localTraffic: clusterCIDRMatch('') });
   assert.doesNotMatch(none, /-A KUBE-SVC-\S+ .*cluster IP.*KUBE-MARK-MASQ/);
   // eTP=Local without a detector: no pod short-circuit rule.
   const local = svcPort({ ns: 'ns2', name: 'svc2', clusterIP: '172.30.0.42', nodePort: 3001, eTPLocal: true, endpoints: [{ ip: '10.180.0.2', local: true }] });
-  const noDetector = renderRestoreInput(proxyState([local]), { ...FAKE_PROXIER_OPTS, clusterCIDR: '' });
+  const noDetector = renderRestoreInput(proxyState([local]), { ...FAKE_PROXIER_OPTS, localTraffic: clusterCIDRMatch('') });
   assert.doesNotMatch(noDetector, /pod traffic for/);
   assert.match(noDetector, /-A KUBE-EXT-\S+ -j KUBE-SVL-/);
 });
@@ -112,10 +113,8 @@ test('5,000 services × 2 endpoints render in linear time (no quadratic blow-up)
 
 test('the mode\'s describe() is the full restore input kpx would write', async () => {
   const { mode } = await import('../../../modes/iptables/index.js');
-  const { defaultConfig } = await import('../../../src/config/types.js');
-  const { Registry } = await import('prom-client');
   const { log } = await import('../../../src/util/log.js');
-  const text = mode.describe(proxyState(overallServices()), { family: 'IPv4', config: defaultConfig(), log, registry: new Registry(), clusterCIDR: '10.0.0.0/8' });
+  const text = mode.describe(proxyState(overallServices()), modeOptions('iptables', { log, clusterCIDR: '10.0.0.0/8' }));
   assert.match(text, /^\*filter\n/);
   assert.match(text, /-A KUBE-SVC-XPGD46QRK7WJZT7O -m comment --comment "ns1\/svc1:p80 -> 10.180.0.1:80" -j KUBE-SEP-SXIVWICOYRO3J4NJ/);
   assert.deepEqual(checkIptablesRuleJumps(text), []);

@@ -3,7 +3,8 @@
  * test conventions (ClusterIPs 172.30.0.0/16, pods 10.0.0.0/8, this node 192.168.0.2).
  */
 import type { ApiEndpointSlice, ApiNode, ApiService } from '../../../src/model/api.js';
-import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../../../src/model/types.js';
+import type { ChangeSet, IPFamily, ProxyState } from '../../../src/model/types.js';
+import type { Backend, SyncResult } from '../../../src/backend.js';
 import type { Logger } from '../../../src/util/log.js';
 
 export const NODE = 'node-a';

