@@ -7,7 +7,7 @@
 import os from 'node:os';
 import { Counter, type Registry } from 'prom-client';
 import type { BackendOptions } from '../../src/backend.js';
-import { isLoopbackIP } from '../../src/model/ip.js';
+import { isLoopbackIP } from '../../src/util/ip.js';
 import type { Backend, ChangeSet, IPFamily, ProxyState, SyncResult } from '../../src/model/types.js';
 import { Iptables } from '../../src/net/iptables.js';
 import { createLine, Ipset } from '../../src/net/ipset.js';
