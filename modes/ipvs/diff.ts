@@ -8,6 +8,7 @@
 import { virtualServerId, type RealServer, type VirtualServer } from '../../src/net/ipvs/codec.js';
 import { SET, type SetId } from './names.js';
 import type { IpvsPlan } from './plan.js';
+import { joinHostPort } from '../../src/util/ip.js';
 
 export interface KernelVirtualServer {
   readonly vs: VirtualServer;
@@ -43,7 +44,7 @@ export interface DiffOptions {
 }
 
 const rsId = (vs: VirtualServer, rs: { address: string; port: number }) =>
-  `${virtualServerId(vs)}/${rs.address.includes(':') ? `[${rs.address}]` : rs.address}:${rs.port}`;
+  `${virtualServerId(vs)}/${joinHostPort(rs.address, rs.port)}`;
 
 function sameService(a: VirtualServer, b: VirtualServer): boolean {
   return a.scheduler === b.scheduler && a.flags === b.flags && a.timeout === b.timeout && a.netmask === b.netmask;
