@@ -28,10 +28,6 @@ export function cidrFamily(text: string): Family | undefined {
   return p ? FAMILY_NUMBER[p.family] : undefined;
 }
 
-export function checkCIDR(text: string): string | undefined {
-  return cidrFamily(text) ? undefined : 'not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64)';
-}
-
 /** checkCIDRList: every entry a CIDR. */
 export function checkCIDRList(list: readonly string[]): string | undefined {
   for (const c of list) if (!cidrFamily(c)) return `"${c}" is not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64)`;
