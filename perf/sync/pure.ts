@@ -14,7 +14,7 @@ import { renderPortalRules } from '../../modes/userspace/portal-rules.js';
 import type { ProxyState } from '../../src/model/types.js';
 import { createProxyMetrics } from '../../src/server/metrics.js';
 import { ClusterCache } from '../../src/sync/cluster-cache.js';
-import { systemClock } from '../../src/sync/clock.js';
+import { systemClock } from '../../src/util/clock.js';
 import { ProxyStateBuilder } from '../../src/sync/state-builder.js';
 import { log } from '../../src/util/log.js';
 import { memoryNow } from '../common/memory.js';

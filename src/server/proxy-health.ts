@@ -12,7 +12,7 @@
  *   health checks ignore the node.
  */
 import type { IPFamily } from '../model/types.js';
-import type { Clock } from '../sync/clock.js';
+import type { Clock } from '../util/clock.js';
 
 /** Go's zero time, which kube-proxy reports as lastUpdated before any sync. */
 const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');

@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import type { ApiNode } from '../../../src/model/api.js';
 import type { ProxyHealth } from '../../../src/server/proxy-health.js';
 import { ClusterCache } from '../../../src/sync/cluster-cache.js';
-import type { Clock, TimerHandle } from '../../../src/sync/clock.js';
+import type { Clock, TimerHandle } from '../../../src/util/clock.js';
 import type { Logger } from '../../../src/util/log.js';
 
 export interface FakeClock extends Clock {
