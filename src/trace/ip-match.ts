@@ -27,7 +27,7 @@ export function addressInSpec(ip: string, spec: string): boolean {
   return !!mask && sameUnderMask(addr, base, mask);
 }
 
-/** True when the two strings name the same address (so "10.0.0.1" equals "10.0.0.1/32" hosts). */
+/** True when the two strings name the same address, however written ("fd00::1" and "[fd00:0::1]"). */
 export function sameIP(a: string, b: string): boolean {
   const x = parsePacketIP(a);
   const y = parsePacketIP(b);
