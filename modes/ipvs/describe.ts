@@ -2,6 +2,7 @@
 import { SvcFlag } from '../../src/net/ipvs/constants.js';
 import { DUMMY_DEVICE, setName } from './names.js';
 import type { IpvsPlan } from './plan.js';
+import { joinHostPort } from '../../src/util/ip.js';
 
 export function describePlan(plan: IpvsPlan, rules: string): string {
   const out: string[] = [`# IPVS virtual servers (${plan.virtualServers.size})`];
@@ -10,7 +11,7 @@ export function describePlan(plan: IpvsPlan, rules: string): string {
     const p = plan.virtualServers.get(id)!;
     const persist = p.vs.flags & SvcFlag.PERSISTENT ? ` persistent ${p.vs.timeout}` : '';
     out.push(`${id} ${p.vs.scheduler}${persist}    # ${p.servicePort}`);
-    for (const rs of p.realServers) out.push(`  -> ${rs.address.includes(':') ? `[${rs.address}]` : rs.address}:${rs.port}  Masq 1`);
+    for (const rs of p.realServers) out.push(`  -> ${joinHostPort(rs.address, rs.port)}  Masq 1`);
   }
   out.push('', `# addresses on ${DUMMY_DEVICE} (${plan.bindAddresses.size})`, ...[...plan.bindAddresses].sort());
   out.push('', '# ipsets');

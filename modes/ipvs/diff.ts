@@ -5,10 +5,11 @@
  * Only kpx's own virtual servers are touched: those on addresses bound to kube-ipvs0, and those the ipsets kpx
  * maintains name (node ports, external and LB IPs on node addresses). Anyone else's virtual server is left alone.
  */
-import { cidrContains } from '../../src/model/ip.js';
+import { cidrContains } from '../../src/util/ip.js';
 import { virtualServerId, type RealServer, type VirtualServer } from '../../src/net/ipvs/codec.js';
 import { SET, type SetId } from './names.js';
 import type { IpvsPlan } from './plan.js';
+import { joinHostPort } from '../../src/util/ip.js';
 
 export interface KernelVirtualServer {
   readonly vs: VirtualServer;
@@ -46,7 +47,7 @@ export interface DiffOptions {
 }
 
 const rsId = (vs: VirtualServer, rs: { address: string; port: number }) =>
-  `${virtualServerId(vs)}/${rs.address.includes(':') ? `[${rs.address}]` : rs.address}:${rs.port}`;
+  `${virtualServerId(vs)}/${joinHostPort(rs.address, rs.port)}`;
 
 function sameService(a: VirtualServer, b: VirtualServer): boolean {
   return a.scheduler === b.scheduler && a.flags === b.flags && a.timeout === b.timeout && a.netmask === b.netmask;

@@ -4,7 +4,7 @@
  * to kube-ipvs0, and the ipset entries the iptables rules match on. Pure.
  */
 import type { Endpoint, IPFamily, Protocol, ProxyState, ServiceKey, ServicePort } from '../../src/model/types.js';
-import { cidrContains, isLoopbackIP } from '../../src/model/ip.js';
+import { cidrContains, isLoopbackIP } from '../../src/util/ip.js';
 import { defaultNetmask, virtualServerId, type VirtualServer } from '../../src/net/ipvs/codec.js';
 import { SvcFlag } from '../../src/net/ipvs/constants.js';
 import { SET, type SetId } from './names.js';

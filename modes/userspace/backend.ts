@@ -15,7 +15,7 @@ import type { ChangeSet, IPFamily, ProxyState } from '../../src/model/types.js';
 import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
 import { errorMessage, KpxError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
-import type { Clock } from '../../src/sync/clock.js';
+import type { Clock } from '../../src/util/clock.js';
 import { availableParallelism } from 'node:os';
 import { LoadBalancer } from './load-balancer.js';
 import { TcpWorkerPool } from './tcp-workers.js';

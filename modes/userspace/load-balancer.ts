@@ -11,7 +11,7 @@
  * a change affects new connections only and clients that stick keep sticking.
  */
 import type { Endpoint } from '../../src/model/types.js';
-import { systemClock, type Clock } from '../../src/sync/clock.js';
+import { systemClock, type Clock } from '../../src/util/clock.js';
 
 /** The part of an Endpoint the proxy dials. */
 export type Target = Pick<Endpoint, 'key' | 'ip' | 'port'>;

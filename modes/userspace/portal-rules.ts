@@ -17,6 +17,7 @@
  * With --bind-address set to one address, the listeners exist only there, so every rule DNATs to it.
  */
 import type { IPFamily, NodePortAddresses } from '../../src/model/types.js';
+import { joinHostPort } from '../../src/util/ip.js';
 import type { PortalTargets } from './listener-plan.js';
 
 export const CONTAINER_PORTAL_CHAIN = 'KUBE-PORTALS-CONTAINER';
@@ -77,10 +78,6 @@ function cidr(ip: string, family: IPFamily): string {
   return `${ip}/${family === 'IPv6' ? 128 : 32}`;
 }
 
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
-
 function quote(comment: string): string {
   return `"${comment.replace(/"/g, '')}"`;
 }
@@ -105,8 +102,8 @@ export function renderPortalRules(
   const hn: string[] = [];
   const nl: string[] = [];
 
-  const containerJump = (port: number) => (redirectAll ? `-j REDIRECT --to-ports ${port}` : `-j DNAT --to-destination ${hostPort(opts.bindHost, port)}`);
-  const hostJump = (port: number) => `-j DNAT --to-destination ${hostPort(hostTarget, port)}`;
+  const containerJump = (port: number) => (redirectAll ? `-j REDIRECT --to-ports ${port}` : `-j DNAT --to-destination ${joinHostPort(opts.bindHost, port)}`);
+  const hostJump = (port: number) => `-j DNAT --to-destination ${joinHostPort(hostTarget, port)}`;
   const acceptedPorts = new Set<string>();
 
   for (const t of targets) {

@@ -20,7 +20,7 @@ import { exec } from '../../src/net/exec.js';
 import { registerForExitCleanup } from '../../src/sandbox/exit-cleanup.js';
 import { addNamespace, deleteNamespace } from '../../src/sandbox/netns.js';
 import { createProxyMetrics } from '../../src/server/metrics.js';
-import { systemClock } from '../../src/sync/clock.js';
+import { systemClock } from '../../src/util/clock.js';
 import { Proxier } from '../../src/sync/proxier.js';
 import { log } from '../../src/util/log.js';
 import { serviceKey, serviceObjects, type SyntheticCluster } from './cluster.js';

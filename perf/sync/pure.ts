@@ -22,7 +22,7 @@ import { clusterCIDRDetector, iptablesLocalMatch } from '../../src/local-traffic
 import type { ProxyState } from '../../src/model/types.js';
 import { createProxyMetrics } from '../../src/server/metrics.js';
 import { ClusterCache } from '../../src/sync/cluster-cache.js';
-import { systemClock } from '../../src/sync/clock.js';
+import { systemClock } from '../../src/util/clock.js';
 import { ProxyStateBuilder } from '../../src/sync/state-builder.js';
 import { log } from '../../src/util/log.js';
 import { memoryNow } from '../common/memory.js';

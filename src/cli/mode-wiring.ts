@@ -33,7 +33,7 @@ export function describeMode<M extends ProxyMode>(config: KpxConfig, mode: M, st
 }
 
 /**
- * The cluster-state source (src/source/index.ts's choice), with each source's module loaded only when
+ * The cluster-state source (a manifests directory, else the kube API), with each source's module loaded only when
  * used: the kube source pulls in @kubernetes/client-node, which takes seconds to load and is not needed
  * for --manifests. Throws ConfigError (one line) for an unusable kubeconfig or --master.
  */

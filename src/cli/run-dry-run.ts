@@ -7,7 +7,7 @@ import type { KpxConfig } from '../config/types.js';
 import type { ProxyState } from '../model/types.js';
 import type { ClusterSource } from '../source/types.js';
 import { ClusterCache } from '../sync/cluster-cache.js';
-import type { Clock } from '../sync/clock.js';
+import type { Clock } from '../util/clock.js';
 import { describeProxyState } from '../sync/describe-state.js';
 import { ProxyStateBuilder } from '../sync/state-builder.js';
 import { errorMessage } from '../util/errors.js';

@@ -3,7 +3,7 @@
  * stop signal, the logger), as one value so the runs can be driven by tests without a process of their own.
  */
 import { hostname, networkInterfaces } from 'node:os';
-import { systemClock, type Clock } from '../sync/clock.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { log as rootLog, type Logger } from '../util/log.js';
 
 /** Everything runProxy takes from the process, injectable for tests. */

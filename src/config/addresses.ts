@@ -3,34 +3,29 @@
  * port ranges). Each check returns a short reason phrase, or undefined when the text is valid, so callers can
  * build one line that names the flag or field.
  */
-import { isIP } from 'node:net';
+import { joinHostPort, parseCIDR, parseIP, type IPFamily } from '../util/ip.js';
 
 export type Family = 4 | 6;
 
-/** ipFamily: 4 or 6 for a plain IP (no zone, no brackets), undefined otherwise. */
+const FAMILY_NUMBER: Readonly<Record<IPFamily, Family>> = { IPv4: 4, IPv6: 6 };
+
+/**
+ * ipFamily: 4 or 6 for a plain IP read strictly (src/util/ip.ts: no zone, brackets, spaces or leading zeros,
+ * which Node's sockets could read differently), undefined otherwise.
+ */
 export function ipFamily(text: string): Family | undefined {
-  if (text.includes('%')) return undefined; // zones are not addresses kube-proxy accepts
-  const f = isIP(text);
-  return f === 4 || f === 6 ? f : undefined;
+  const p = parseIP(text, 'strict');
+  return p ? FAMILY_NUMBER[p.family] : undefined;
 }
 
 export function checkIP(text: string): string | undefined {
   return ipFamily(text) ? undefined : 'not a valid IP address';
 }
 
-/** cidrFamily: 4 or 6 for "IP/prefix" with an in-range prefix, undefined otherwise. */
+/** cidrFamily: 4 or 6 for "IP/prefix" (the IP read as ipFamily does) with an in-range prefix, undefined otherwise. */
 export function cidrFamily(text: string): Family | undefined {
-  const slash = text.indexOf('/');
-  if (slash < 0) return undefined;
-  const fam = ipFamily(text.slice(0, slash));
-  const prefix = text.slice(slash + 1);
-  if (!fam || !/^\d{1,3}$/.test(prefix)) return undefined;
-  const bits = Number(prefix);
-  return bits <= (fam === 4 ? 32 : 128) ? fam : undefined;
-}
-
-export function checkCIDR(text: string): string | undefined {
-  return cidrFamily(text) ? undefined : 'not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/64)';
+  const p = parseCIDR(text, 'strict');
+  return p ? FAMILY_NUMBER[p.family] : undefined;
 }
 
 /** checkCIDRList: every entry a CIDR. */
@@ -101,9 +96,7 @@ export function checkBindAddress(text: string): string | undefined {
 
 /** appendPortIfNeeded: a bare IP gets the default port, as kube-proxy does for healthz/metrics addresses. */
 export function appendPortIfNeeded(text: string, port: number): string {
-  const fam = ipFamily(text);
-  if (fam === 4) return `${text}:${port}`;
-  if (fam === 6) return `[${text}]:${port}`;
+  if (ipFamily(text)) return joinHostPort(text, port);
   if (text.startsWith('[') && text.endsWith(']') && ipFamily(text.slice(1, -1)) === 6) return `${text}:${port}`;
   return text;
 }

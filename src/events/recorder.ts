@@ -5,7 +5,7 @@
  *   - per (object, reason): at most one event per `perKeyIntervalMs` (default 5 minutes);
  *   - overall: a token bucket of `burst` events refilled one per `refillMs`.
  */
-import type { Clock } from '../sync/clock.js';
+import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 

@@ -9,7 +9,7 @@
  * non-terminating one, then a serving one, then a local one, else the first in slice-name order.
  */
 import type { ApiEndpoint, ApiEndpointSlice } from './api.js';
-import { joinHostPort, parseIP } from './ip.js';
+import { joinHostPort, parseIP } from '../util/ip.js';
 import { isDNSLabel } from './keys.js';
 import { isPortNumber, isProtocol } from './service-info.js';
 import type { Warn } from './service-info.js';

@@ -46,8 +46,3 @@ export {
   servicePortSpecs, skipReason, clusterIPForFamily, DEFAULT_AFFINITY_TIMEOUT_SECONDS,
 } from './service-info.js';
 export type { ServicePortSpec } from './service-info.js';
-export {
-  parseIP, normalizeIP, ipFamilyOf, parseCIDR, normalizeCIDR, cidrContains, isLoopbackIP, joinHostPort,
-  splitIPsByFamily, splitCIDRsByFamily,
-} from './ip.js';
-export type { ParsedIP, ParsedCIDR } from './ip.js';

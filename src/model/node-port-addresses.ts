@@ -11,8 +11,8 @@
  *   CIDR covers 127.0.0.0 (so also with the default "all", but not with "primary"); never on IPv6.
  * The family is the `family` argument, else the NodeInfo's (nodeInfoFrom sets it).
  */
-import { cidrContains, isLinkLocalIPv6, isLoopbackIP, isZeroCIDR, parseCIDR, parseIP } from './ip.js';
-import type { ParsedCIDR } from './ip.js';
+import { cidrContains, isLinkLocalIPv6, isLoopbackIP, isZeroCIDR, parseCIDR, parseIP } from '../util/ip.js';
+import type { ParsedCIDR } from '../util/ip.js';
 import type { IPFamily, NodeInfo, NodePortAddresses } from './types.js';
 
 export const NODE_PORT_ADDRESSES_PRIMARY = 'primary';

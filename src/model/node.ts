@@ -4,7 +4,7 @@
  */
 import type { ApiNode } from './api.js';
 import { LABEL_TOPOLOGY_ZONE, TAINT_TO_BE_DELETED } from './api.js';
-import { isLinkLocalIPv6, isLoopbackIP, parseCIDR, parseIP } from './ip.js';
+import { isLinkLocalIPv6, isLoopbackIP, parseCIDR, parseIP } from '../util/ip.js';
 import type { IPFamily, NodeInfo } from './types.js';
 
 /**

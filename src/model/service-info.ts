@@ -12,7 +12,8 @@
 import type { ApiService } from './api.js';
 import { LABEL_SERVICE_PROXY_NAME } from './api.js';
 import { portProtoHash } from './hash.js';
-import { parseIP, splitCIDRsByFamily, splitIPsByFamily } from './ip.js';
+import { parseIP } from '../util/ip.js';
+import { splitCIDRsByFamily, splitIPsByFamily } from './family-split.js';
 import { isDNSLabel, serviceKeyOf, servicePortKeyOf } from './keys.js';
 import { safeWarn, show } from './show.js';
 import type { IPFamily, Protocol, ServicePort } from './types.js';

@@ -6,7 +6,9 @@
  * state. One ProxyState per IP family; dual-stack runs one backend per family.
  */
 
-export type IPFamily = 'IPv4' | 'IPv6';
+import type { IPFamily } from '../util/ip.js';
+
+export type { IPFamily };
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 /** "namespace/name": the unit of change tracking and of partial sync. */

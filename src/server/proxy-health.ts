@@ -7,15 +7,12 @@
  * - The proxy is unhealthy when, for a family that has synced at least once, a change has waited
  *   >= healthTimeout (kube-proxy: 2 x iptables syncPeriod). A family that is still starting (never synced) or
  *   is fully synced counts as healthy.
- * - nodeEligible is true until a Node event says otherwise (deletionTimestamp set, or the cluster autoscaler's
- *   ToBeDeletedByClusterAutoscaler taint). /healthz combines both; /livez and the per-service health checks
- *   ignore the node.
+ * - nodeEligible is true until the sync loop reports otherwise (setNodeEligible, with the model's
+ *   isNodeEligible decision about this node's Node). /healthz combines both; /livez and the per-service
+ *   health checks ignore the node.
  */
 import type { IPFamily } from '../model/types.js';
-import type { Clock } from '../sync/clock.js';
-
-/** The taint the cluster autoscaler puts on a node it is about to delete. */
-export const TO_BE_DELETED_TAINT = 'ToBeDeletedByClusterAutoscaler';
+import type { Clock } from '../util/clock.js';
 
 /** Go's zero time, which kube-proxy reports as lastUpdated before any sync. */
 const ZERO_TIME_MS = Date.parse('0001-01-01T00:00:00Z');
@@ -27,18 +24,6 @@ export interface ProxyHealthStatus {
   /** The latest sync of any family; when unhealthy, the last sync of the family that is late. */
   lastUpdated: Date;
   currentTime: Date;
-}
-
-/** The parts of a Node that decide eligibility. */
-export interface NodeLike {
-  metadata?: { deletionTimestamp?: string | Date | null } | null;
-  spec?: { taints?: readonly { key?: string }[] | null } | null;
-}
-
-/** nodeEligible: false for a node being deleted or marked for deletion by the cluster autoscaler. */
-export function isNodeEligible(node: NodeLike): boolean {
-  if (node.metadata?.deletionTimestamp) return false;
-  return !(node.spec?.taints ?? []).some((t) => t.key === TO_BE_DELETED_TAINT);
 }
 
 export class ProxyHealth {
@@ -66,11 +51,6 @@ export class ProxyHealth {
 
   setNodeEligible(eligible: boolean): void {
     this.eligible = eligible;
-  }
-
-  /** syncNode: setNodeEligible from a Node object (kube-proxy's SyncNode). */
-  syncNode(node: NodeLike): void {
-    this.eligible = isNodeEligible(node);
   }
 
   /** isHealthy: the proxy's health without the node (what /livez and service health checks use). */

@@ -1,22 +1,6 @@
 /**
- * clock.ts: time as an injected dependency, so the runner and the health logic are tested on a fake
- * clock and tests never sleep.
+ * clock.ts: Clock moved to src/util/clock.ts (the server, events and modes use it, not only the sync loop).
+ * This re-export stays only until test/support/fake-clock.ts (owned elsewhere) imports src/util/clock.js;
+ * new code imports src/util/clock.js.
  */
-export type TimerHandle = { readonly id: number } | NodeJS.Timeout;
-
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref?.();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export { systemClock, type Clock, type TimerHandle } from '../util/clock.js';

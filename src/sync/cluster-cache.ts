@@ -9,7 +9,7 @@ import type { ApiEndpointSlice, ApiKind, ApiNode, ApiObject, ApiService } from '
 import type { ServiceKey } from '../model/types.js';
 import type { SourceHandler } from '../source/types.js';
 import type { Logger } from '../util/log.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../util/clock.js';
 import type { ChangeMetrics } from './change-metrics.js';
 import { EndpointSliceChangeTracker, type EndpointChanges } from './endpoints-change-tracker.js';
 import { NodeTracker, type NodeUpdate } from './node-tracker.js';

@@ -3,10 +3,7 @@
  * verbosity. Pure; sorted by service port key so the output is stable and diffable.
  */
 import type { Endpoint, ProxyState, ServicePort } from '../model/types.js';
-
-function hostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
-}
+import { joinHostPort } from '../util/ip.js';
 
 /** "10.0.1.2:8080 (ready, local, zone z1)": the endpoint and its conditions. */
 export function describeEndpoint(ep: Endpoint): string {
@@ -29,7 +26,7 @@ function list(eps: readonly Endpoint[]): string {
 
 export function describeServicePort(sp: ServicePort): string[] {
   const lines: string[] = [];
-  lines.push(`  ${sp.key}  ${hostPort(sp.clusterIP, sp.port)}/${sp.protocol}`);
+  lines.push(`  ${sp.key}  ${joinHostPort(sp.clusterIP, sp.port)}/${sp.protocol}`);
   if (sp.endpoints.length === 0) lines.push('    endpoints: none (traffic is rejected)');
   else {
     lines.push('    endpoints:');
@@ -39,8 +36,8 @@ export function describeServicePort(sp: ServicePort): string[] {
   if (sp.usesLocalEndpoints) lines.push(`    local endpoints: ${list(sp.localEndpoints)}`);
   if (sp.endpoints.length > 0 && !sp.hasAnyEndpoints) lines.push('    no usable endpoint (none ready or serving): traffic is rejected');
   if (sp.nodePort > 0) lines.push(`    node port: ${sp.nodePort}/${sp.protocol}`);
-  if (sp.externalIPs.length > 0) lines.push(`    external IPs: ${sp.externalIPs.map((ip) => hostPort(ip, sp.port)).join(', ')}`);
-  if (sp.loadBalancerIPs.length > 0) lines.push(`    load-balancer IPs: ${sp.loadBalancerIPs.map((ip) => hostPort(ip, sp.port)).join(', ')}`);
+  if (sp.externalIPs.length > 0) lines.push(`    external IPs: ${sp.externalIPs.map((ip) => joinHostPort(ip, sp.port)).join(', ')}`);
+  if (sp.loadBalancerIPs.length > 0) lines.push(`    load-balancer IPs: ${sp.loadBalancerIPs.map((ip) => joinHostPort(ip, sp.port)).join(', ')}`);
   if (sp.loadBalancerSourceRanges.length > 0) lines.push(`    load-balancer source ranges: ${sp.loadBalancerSourceRanges.join(', ')}`);
   const policies = [
     `externalTrafficPolicy=${sp.externalPolicyLocal ? 'Local' : 'Cluster'}`,

@@ -12,7 +12,7 @@ import type { ApiEndpointSlice } from '../model/api.js';
 import { ANNOTATION_LAST_CHANGE_TRIGGER_TIME } from '../model/api.js';
 import { serviceKeyOfSlice } from '../model/index.js';
 import type { ServiceKey } from '../model/types.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { sameObject } from './object-equality.js';
 import type { ChangeMetrics } from './change-metrics.js';

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import type { ApiNode } from '../model/api.js';
-import { nodeInfoFrom } from '../model/index.js';
+import { isNodeEligible } from '../model/index.js';
 import type { Logger } from '../util/log.js';
 
 export interface NodeUpdate {
@@ -25,10 +25,6 @@ function modelView(node: ApiNode | undefined): unknown {
     podCIDR: node.spec?.podCIDR ?? '',
     podCIDRs: node.spec?.podCIDRs ?? [],
   };
-}
-
-function eligibleOf(node: ApiNode | undefined, nodeName: string): boolean {
-  return nodeInfoFrom(node, nodeName, 'IPv4', []).eligible;
 }
 
 export class NodeTracker {
@@ -52,7 +48,7 @@ export class NodeTracker {
       this.opts.log.v(4).info('ignoring another node\'s Node object', { name: node?.metadata?.name });
       return null;
     }
-    return this.apply(node, eligibleOf(node, this.opts.nodeName));
+    return this.apply(node, isNodeEligible(node));
   }
 
   /** delete forgets the Node; a deleted Node is no longer eligible for load-balancer traffic. */

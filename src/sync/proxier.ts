@@ -17,7 +17,7 @@ import type { ProxyMetrics } from '../server/metrics.js';
 import type { SourceHandler } from '../source/types.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
-import type { Clock } from './clock.js';
+import type { Clock } from '../util/clock.js';
 import { ClusterCache, type PendingChanges } from './cluster-cache.js';
 import { BoundedFrequencyRunner, type RunOutcome, type SyncRequest } from './runner.js';
 import { noLocalEndpointCounts, serviceHealthEntries, type ServiceHealthEntry } from './service-health-entries.js';

@@ -15,7 +15,7 @@
  *     wait never exceeds the sync period, so guarantee 2 still holds.
  */
 import fastq from 'fastq';
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../util/clock.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 

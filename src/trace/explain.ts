@@ -3,7 +3,7 @@
  * matched rule indented by jump depth, the reachable endpoints, the verdict and masquerading.
  */
 import type { TracePacketInput, TraceResult, TraceStep } from './tracer.js';
-import { joinHostPort } from './ip-match.js';
+import { joinHostPort } from '../util/ip.js';
 
 /** One word for what happens to the packet. */
 export function verdictOf(result: TraceResult): string {

@@ -24,7 +24,7 @@
  */
 import type { IptablesChain, IptablesDump, IptablesRule, MatchValue } from '../net/iptables-dump.js';
 import { BUILTIN_TARGETS, getChain } from '../net/iptables-dump.js';
-import { addressInSpec, isLoopback, parseIP, portInSpec, sameIP, splitHostPort } from './ip-match.js';
+import { addressInSpec, isLoopback, parsePacketIP, portInSpec, sameIP, splitHostPort } from './ip-match.js';
 
 export interface TracePacketInput {
   /** Source address. */
@@ -166,7 +166,7 @@ class Tracer {
         const part = parts[i];
         if (part === undefined) return true;
         const ip = f === 'src' ? p.src : p.dst;
-        if (i === 0 || parseIP(part.split('/')[0]) || part.includes('/')) return addressInSpec(ip, part);
+        if (i === 0 || parsePacketIP(part.split('/')[0]) || part.includes('/')) return addressInSpec(ip, part);
         // "tcp:80" / "udp:53" port entries.
         const [proto, port] = part.includes(':') ? part.split(':') : ['tcp', part];
         return proto === p.proto && Number(port) === (f === 'src' ? p.sport : p.dport);
@@ -282,7 +282,7 @@ export function tracePacket(dump: IptablesDump, packet: TracePacketInput, nodeIP
   // Pending DNAT rewrites the destination the filter rules see.
   if (tracer.endpoints.length > 0) {
     const host = dnatHost(tracer.endpoints[0]);
-    if (parseIP(host)) p.dst = host;
+    if (parsePacketIP(host)) p.dst = host;
   }
   for (const chain of opts.filterChains ?? DEFAULT_FILTER_CHAINS) tracer.runChain('filter', chain, p, 0);
   return {

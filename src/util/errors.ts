@@ -2,9 +2,23 @@
  * errors.ts: errors with stable codes (undici's pattern), so callers and tests branch on `code`,
  * never on message text.
  */
+/** Every code a KpxError carries, so a caller's branch on `code` is checked. */
+export type KpxErrorCode =
+  | 'KPX_CONFIG' // ConfigError
+  | 'KPX_COMMAND' // CommandError
+  | 'KPX_IPTABLES_RESTORE' // IptablesRestoreError
+  | 'KPX_IPTABLES_SYNC' // an iptables-mode sync failed otherwise
+  | 'KPX_SYSCTL' // a sysctl the iptables mode needs could not be set
+  | 'KPX_IPVS' // an IPVS netlink command failed
+  | 'KPX_IPVS_UNAVAILABLE' // IpvsUnavailableError
+  | 'KPX_IPVS_SYNC' // an ipvs-mode sync failed otherwise
+  | 'KPX_USERSPACE_SYNC' // a userspace-mode sync failed
+  | 'KPX_LOAD' // the load generator's output could not be read
+  | 'KPX_BACKEND_THREW'; // a backend broke its promise never to throw (the proxier counts it a failed sync)
+
 export class KpxError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: KpxErrorCode;
+  constructor(code: KpxErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'KpxError';
     this.code = code;
@@ -42,20 +56,6 @@ export class CommandError extends KpxError {
     this.command = command;
     this.exitCode = exitCode;
     this.stderr = stderr;
-  }
-}
-
-export class InvalidObjectError extends KpxError {
-  constructor(message: string) {
-    super('KPX_INVALID_OBJECT', message);
-    this.name = 'InvalidObjectError';
-  }
-}
-
-export class SourceDisconnectedError extends KpxError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('KPX_SOURCE_DISCONNECTED', message, options);
-    this.name = 'SourceDisconnectedError';
   }
 }
 

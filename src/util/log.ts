@@ -24,10 +24,6 @@ export function setVerbosity(v: number): void {
   verbosity = v;
 }
 
-export function getVerbosity(): number {
-  return verbosity;
-}
-
 /** Redirects every logger's output (tests capture lines with this). Returns the previous sink. */
 export function setLogSink(next: LogSink): LogSink {
   const prev = sink;

@@ -6,6 +6,7 @@ import type { IPFamily, Protocol } from '../../model/types.js';
 import { attrMap, be16, encodeAttr, nest, readBe16, readStr, readU16, readU32, str, u16, u32 } from './attrs.js';
 import { inetAddrToIp, ipToInetAddr } from './addr.js';
 import { AF_INET, AF_INET6, CmdAttr, DestAttr, InfoAttr, IPPROTO, SvcAttr } from './constants.js';
+import { joinHostPort } from '../../util/ip.js';
 
 export interface VirtualServerKey {
   readonly family: IPFamily;
@@ -157,5 +158,5 @@ export function decodeTimeouts(msg: Buffer): { tcp: number; tcpFin: number; udp:
 }
 
 export function virtualServerId(vs: VirtualServerKey): string {
-  return `${vs.protocol}/${vs.family === 'IPv6' ? `[${vs.address}]` : vs.address}:${vs.port}`;
+  return `${vs.protocol}/${joinHostPort(vs.address, vs.port)}`;
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEventRecorder, type EventBody } from '../../../src/events/recorder.js';
 import { log, setLogSink } from '../../../src/util/log.js';
-import type { Clock } from '../../../src/sync/clock.js';
+import type { Clock } from '../../../src/util/clock.js';
 
 function clockAt(start: number): Clock & { t: number } {
   const c = { t: start, now: () => c.t, setTimeout: () => ({ id: 0 }), clearTimeout: () => {} };

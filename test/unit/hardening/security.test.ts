@@ -15,7 +15,7 @@ import { startHealthzServer } from '../../../src/server/healthz-server.js';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
 import { startMetricsServer } from '../../../src/server/metrics-server.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
-import { systemClock } from '../../../src/sync/clock.js';
+import { systemClock } from '../../../src/util/clock.js';
 import { log } from '../../../src/util/log.js';
 import fc from 'fast-check';
 import { planListeners } from '../../../modes/userspace/listener-plan.js';

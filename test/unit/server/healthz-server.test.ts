@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { startHealthzServer } from '../../../src/server/healthz-server.js';
-import { ProxyHealth, TO_BE_DELETED_TAINT } from '../../../src/server/proxy-health.js';
+import { TAINT_TO_BE_DELETED } from '../../../src/model/api.js';
+import { ProxyHealth } from '../../../src/server/proxy-health.js';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
-import { fakeClock, get, recordingLogger } from './helpers.js';
+import { fakeClock, get, nodeEvents, recordingLogger } from './helpers.js';
 import type { FakeClock } from './helpers.js';
 
 const TIMEOUT = 60_000;
@@ -91,11 +92,11 @@ async function nodeIneligible(t: Parameters<typeof setup>[0], mark: (h: ProxyHea
 }
 
 test('a node being deleted makes /healthz 503 (nodeEligible false) while /livez stays 200', async (t) => {
-  await nodeIneligible(t, (h) => h.syncNode({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }));
+  await nodeIneligible(t, (h, c) => nodeEvents(h, c)({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } }));
 });
 
 test('a node tainted ToBeDeletedByClusterAutoscaler makes /healthz 503 while /livez stays 200', async (t) => {
-  await nodeIneligible(t, (h) => h.syncNode({ spec: { taints: [{ key: TO_BE_DELETED_TAINT }] } }));
+  await nodeIneligible(t, (h, c) => nodeEvents(h, c)({ spec: { taints: [{ key: TAINT_TO_BE_DELETED }] } }));
 });
 
 test('other paths are 404 and do not count', async (t) => {

@@ -1,8 +1,14 @@
-/** Shared by the server tests: a hand-driven clock, a logger that records lines, and a plain HTTP GET. */
+/**
+ * Shared by the server tests: a hand-driven clock, a logger that records lines, Node events delivered as the
+ * proxier delivers them, and a plain HTTP GET.
+ */
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
-import type { Clock, TimerHandle } from '../../../src/sync/clock.js';
+import type { ApiNode } from '../../../src/model/api.js';
+import type { ProxyHealth } from '../../../src/server/proxy-health.js';
+import { ClusterCache } from '../../../src/sync/cluster-cache.js';
+import type { Clock, TimerHandle } from '../../../src/util/clock.js';
 import type { Logger } from '../../../src/util/log.js';
 
 export interface FakeClock extends Clock {
@@ -35,6 +41,20 @@ export function recordingLogger(lines: string[] = []): RecordingLogger {
     child: () => make(),
   });
   return make();
+}
+
+const NODE = 'node-a';
+
+/**
+ * nodeEvents: a function that delivers this node's Node objects through the sync loop's cache, whose
+ * eligibility events reach the health state as the proxier wires them (onNodeEligibility → setNodeEligible).
+ */
+export function nodeEvents(health: ProxyHealth, clock: Clock): (node: ApiNode) => void {
+  const cache = new ClusterCache({
+    nodeName: NODE, clock, log: recordingLogger(),
+    onNodeEligibility: (eligible) => health.setNodeEligible(eligible),
+  });
+  return (node) => cache.upsert('Node', { ...node, metadata: { ...node.metadata, name: NODE } });
 }
 
 export interface Response {

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProxyHealth, isNodeEligible, TO_BE_DELETED_TAINT } from '../../../src/server/proxy-health.js';
-import { fakeClock } from './helpers.js';
+import { TAINT_TO_BE_DELETED } from '../../../src/model/api.js';
+import { ProxyHealth } from '../../../src/server/proxy-health.js';
+import { fakeClock, nodeEvents } from './helpers.js';
 
 const TIMEOUT = 60_000; // 2 x the default 30s sync period
 
@@ -72,16 +73,20 @@ test('each IP family is judged on its own: one late family makes the proxy unhea
 });
 
 test('node eligibility is true until a Node says it is being deleted or tainted for deletion', () => {
-  const h = new ProxyHealth({ clock: fakeClock(), healthTimeoutMs: TIMEOUT });
+  const clock = fakeClock();
+  const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
+  const deliver = nodeEvents(h, clock);
   assert.equal(h.status().nodeEligible, true);
-  h.syncNode({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } });
+  deliver({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } });
   assert.equal(h.status().nodeEligible, false);
-  h.syncNode({ metadata: {}, spec: { taints: [{ key: 'other' }] } });
+  deliver({ metadata: {}, spec: { taints: [{ key: 'other' }] } });
   assert.equal(h.status().nodeEligible, true);
-  h.syncNode({ spec: { taints: [{ key: TO_BE_DELETED_TAINT }] } });
+  deliver({ spec: { taints: [{ key: TAINT_TO_BE_DELETED }] } });
   assert.equal(h.status().nodeEligible, false);
   assert.equal(h.isHealthy(), true, 'the node does not affect the proxy\'s own health');
   h.setNodeEligible(true);
   assert.equal(h.status().nodeEligible, true);
-  assert.equal(isNodeEligible({}), true);
+  deliver({ spec: { taints: [{ key: TAINT_TO_BE_DELETED }] } });
+  deliver({});
+  assert.equal(h.status().nodeEligible, true, 'a Node with neither deletion nor taint is eligible');
 });

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { ServiceHealthServer } from '../../../src/server/service-health.js';
 import type { ServiceHealthEntry } from '../../../src/server/service-health.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
-import { fakeClock, freePort, get, recordingLogger } from './helpers.js';
+import { fakeClock, freePort, get, nodeEvents, recordingLogger } from './helpers.js';
 
 const TIMEOUT = 60_000;
 
@@ -58,7 +58,7 @@ test('an unhealthy proxy answers 503 even with local endpoints; node eligibility
   const { shs, health, clock } = setup(t);
   const port = await freePort();
   await shs.sync([{ namespace: 'ns', name: 'web', port, localEndpoints: 1 }]);
-  health.syncNode({ spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler' }] } });
+  nodeEvents(health, clock)({ spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler' }] } });
   assert.equal((await get('127.0.0.1', port, '/')).status, 200, 'a draining node is /healthz\'s business');
   health.updated('IPv4');
   health.queuedUpdate('IPv4');

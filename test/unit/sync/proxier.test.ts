@@ -179,7 +179,7 @@ test('health: queued on each change after initialization, updated per family aft
   await clock.tick(0);
   assert.deepEqual(health.events, ['updated:IPv4', 'updated:IPv6']);
   health.events.length = 0;
-  v6.results = [{ ok: false, error: { code: 'X', message: 'v6 failed' } }];
+  v6.results = [{ ok: false, error: { code: 'KPX_IPVS_SYNC', message: 'v6 failed' } }];
   proxier.upsert('Service', service('web', '172.30.0.10', { ports: [{ name: 'http', port: 81 }], resourceVersion: '2' }));
   await clock.tick(1000);
   assert.deepEqual(health.events, ['queued:IPv4', 'queued:IPv6', 'updated:IPv4']);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAILURE_PENALTY_MS, LoadBalancer } from '../../../modes/userspace/load-balancer.js';
-import type { Clock } from '../../../src/sync/clock.js';
+import type { Clock } from '../../../src/util/clock.js';
 import { endpoint } from './fixtures.js';
 
 function fakeClock(): Clock & { advance(ms: number): void } {

@@ -1,26 +1,40 @@
 /**
- * ip.ts: parsing and normalising IP addresses and CIDRs the way kube-proxy does (Go's ParseIPSloppy and
- * ParseCIDRSloppy), so the same input gives the same rules.
+ * ip.ts: IP addresses and CIDRs for every layer (the model, configuration checks, the tracer, the modes):
+ * parsing, canonical text, containment and host:port joining. A leaf: it imports nothing of kpx.
  *
- * "Sloppy" means IPv4 parts with leading zeros are read as decimal: `010.0.0.1` is 10.0.0.1 (the API
- * accepted such values before 1.20, and kube-proxy's TestBadIPs still pins the normalisation). Output is
- * Go's net.IP.String(): dotted decimal for IPv4 (including IPv4-mapped IPv6, which Go treats as IPv4) and
- * RFC 5952 text for IPv6.
+ * Text is read one of two ways (IPSyntax):
+ * - 'sloppy', the default, is Go's ParseIPSloppy and ParseCIDRSloppy, which kube-proxy applies to API
+ *   objects, so the same input gives the same rules. IPv4 parts with leading zeros are read as decimal
+ *   (`010.0.0.1` is 10.0.0.1: the API accepted such values before 1.20, and kube-proxy's TestBadIPs still pins
+ *   the normalisation), surrounding spaces are ignored, and an IPv4-mapped IPv6 address is IPv4, as in Go.
+ * - 'strict' is the text as Node's net.isIP and the kernel read it, for configuration values (handed to
+ *   Node's sockets) and the tracer's packets (matched against ip6tables' view). No leading zeros (a resolver
+ *   may read `010` as octal), no spaces, and `::ffff:a.b.c.d` is the IPv6 address it is written as.
+ * Neither accepts a zone (`fe80::1%eth0`: not an IP to the API); withoutZone strips one where a caller allows it.
+ *
+ * Canonical text is Go's net.IP.String(): dotted decimal for IPv4 and RFC 5952 for IPv6 (an IPv4-mapped
+ * address read strictly prints as `::ffff:a.b.c.d`, RFC 5952 section 5).
  */
-import { show } from './show.js';
-import type { IPFamily } from './types.js';
 
-export interface ParsedIP {
+export type IPFamily = 'IPv4' | 'IPv6';
+
+/** How text is read: Go's sloppy API parsing, or Node's and the kernel's strict one (see the module comment). */
+export type IPSyntax = 'sloppy' | 'strict';
+
+/** An address or a network as bytes: what the matching helpers compare. */
+export interface IPBytes {
   readonly family: IPFamily;
   /** 4 bytes for IPv4, 16 for IPv6. */
   readonly bytes: Uint8Array;
+}
+
+export interface ParsedIP extends IPBytes {
   /** Canonical text. */
   readonly text: string;
 }
 
-export interface ParsedCIDR {
-  readonly family: IPFamily;
-  /** The network address (host bits cleared), 4 or 16 bytes. */
+export interface ParsedCIDR extends IPBytes {
+  /** The network address (host bits cleared). */
   readonly bytes: Uint8Array;
   readonly prefix: number;
   /** Canonical text of the network: "10.0.0.0/8". */
@@ -30,7 +44,7 @@ export interface ParsedCIDR {
 const DIGITS = /^[0-9]+$/;
 const HEX = /^[0-9a-fA-F]{1,4}$/;
 
-function parseIPv4Bytes(s: string): Uint8Array | null {
+function parseIPv4Bytes(s: string, strict: boolean): Uint8Array | null {
   // A hand-rolled scan: this runs for every ClusterIP and endpoint address, tens of thousands per sync.
   const out = new Uint8Array(4);
   let part = 0;
@@ -39,6 +53,7 @@ function parseIPv4Bytes(s: string): Uint8Array | null {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c >= 48 && c <= 57) {
+      if (strict && digits === 1 && n === 0) return null; // a leading zero
       // Go's legacy parser reads any number of decimal digits (leading zeros included) up to 255.
       n = n * 10 + (c - 48);
       if (n > 255 || ++digits > 10) return null;
@@ -56,7 +71,7 @@ function parseIPv4Bytes(s: string): Uint8Array | null {
   return out;
 }
 
-function parseIPv6Bytes(s: string): Uint8Array | null {
+function parseIPv6Bytes(s: string, strict: boolean): Uint8Array | null {
   if (s.length < 2 || s.includes('%')) return null; // zones are not IPs to the API
   const out = new Uint8Array(16);
   let head = s;
@@ -74,7 +89,7 @@ function parseIPv6Bytes(s: string): Uint8Array | null {
     for (let i = 0; i < groups.length; i++) {
       const g = groups[i];
       if (i === groups.length - 1 && g.includes('.')) {
-        const v4 = parseIPv4Bytes(g);
+        const v4 = parseIPv4Bytes(g, strict);
         if (!v4) return null;
         words.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
       } else {
@@ -112,6 +127,7 @@ function formatIPv4(b: Uint8Array, off = 0): string {
 }
 
 function formatIPv6(b: Uint8Array): string {
+  if (isV4Mapped(b)) return `::ffff:${formatIPv4(b, 12)}`;
   const words: number[] = [];
   for (let i = 0; i < 8; i++) words.push((b[2 * i] << 8) | b[2 * i + 1]);
   // RFC 5952: compress the first longest run of two or more zero groups.
@@ -130,21 +146,22 @@ function formatIPv6(b: Uint8Array): string {
   return `${left}::${right}`;
 }
 
-/** Parses an IP address sloppily (leading zeros allowed); null when it is not an IP. */
-export function parseIP(input: string | undefined | null): ParsedIP | null {
+/** Parses an IP address (sloppily unless told otherwise); null when it is not an IP. */
+export function parseIP(input: string | undefined | null, syntax: IPSyntax = 'sloppy'): ParsedIP | null {
   if (typeof input !== 'string') return null;
-  const s = input.trim();
+  const strict = syntax === 'strict';
+  const s = strict ? input : input.trim();
   if (s === '') return null;
   if (s.includes(':')) {
-    const b = parseIPv6Bytes(s);
+    const b = parseIPv6Bytes(s, strict);
     if (!b) return null;
-    if (isV4Mapped(b)) {
+    if (!strict && isV4Mapped(b)) {
       const v4 = b.slice(12);
       return { family: 'IPv4', bytes: v4, text: formatIPv4(v4) };
     }
     return { family: 'IPv6', bytes: b, text: formatIPv6(b) };
   }
-  const b = parseIPv4Bytes(s);
+  const b = parseIPv4Bytes(s, strict);
   if (!b) return null;
   return { family: 'IPv4', bytes: b, text: formatIPv4(b) };
 }
@@ -159,10 +176,11 @@ export function ipFamilyOf(input: string | undefined | null): IPFamily | null {
   return parseIP(input)?.family ?? null;
 }
 
-/** Parses "ip/prefix" sloppily; the result is the network (host bits cleared), like Go's ParseCIDR. */
-export function parseCIDR(input: string | undefined | null): ParsedCIDR | null {
+/** Parses "ip/prefix" (sloppily unless told otherwise); the result is the network, like Go's ParseCIDR. */
+export function parseCIDR(input: string | undefined | null, syntax: IPSyntax = 'sloppy'): ParsedCIDR | null {
   if (typeof input !== 'string') return null;
-  const s = input.trim();
+  const strict = syntax === 'strict';
+  const s = strict ? input : input.trim();
   const slash = s.indexOf('/');
   if (slash <= 0) return null;
   const addr = s.slice(0, slash);
@@ -172,12 +190,12 @@ export function parseCIDR(input: string | undefined | null): ParsedCIDR | null {
   let family: IPFamily;
   let bytes: Uint8Array | null;
   if (addr.includes(':')) {
-    bytes = parseIPv6Bytes(addr);
-    // An IPv4-mapped network is ambiguous between families; the API rejects it, so do we.
-    if (!bytes || isV4Mapped(bytes)) return null;
+    bytes = parseIPv6Bytes(addr, strict);
+    // Read sloppily, an IPv4-mapped network is ambiguous between families; the API rejects it, so do we.
+    if (!bytes || (!strict && isV4Mapped(bytes))) return null;
     family = 'IPv6';
   } else {
-    bytes = parseIPv4Bytes(addr);
+    bytes = parseIPv4Bytes(addr, strict);
     family = 'IPv4';
   }
   if (!bytes) return null;
@@ -195,22 +213,39 @@ export function normalizeCIDR(input: string | undefined | null): string | null {
 
 function maskBytes(bytes: Uint8Array, prefix: number): Uint8Array {
   const out = new Uint8Array(bytes.length);
-  for (let i = 0; i < bytes.length; i++) {
-    const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
-    const mask = bitsHere === 0 ? 0 : (0xff << (8 - bitsHere)) & 0xff;
-    out[i] = bytes[i] & mask;
-  }
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] & prefixMaskByte(prefix, i);
   return out;
 }
 
-/** Whether the CIDR contains the IP (false across families). Accepts parsed values or strings. */
+/** Byte i of a prefix-length netmask. */
+function prefixMaskByte(prefix: number, i: number): number {
+  const bitsHere = Math.max(0, Math.min(8, prefix - i * 8));
+  return bitsHere === 0 ? 0 : (0xff << (8 - bitsHere)) & 0xff;
+}
+
+/** Whether a and b are of one family and agree on their first `prefix` bits (false for a prefix out of range). */
+export function samePrefix(a: IPBytes, b: IPBytes, prefix: number): boolean {
+  if (a.family !== b.family || !Number.isInteger(prefix) || prefix < 0 || prefix > a.bytes.length * 8) return false;
+  for (let i = 0; i < a.bytes.length; i++) {
+    const mask = prefixMaskByte(prefix, i);
+    if (mask === 0) break;
+    if ((a.bytes[i] & mask) !== (b.bytes[i] & mask)) return false;
+  }
+  return true;
+}
+
+/** Whether a, b and mask are of one family and a and b agree on every bit the mask sets (`addr/255.255.0.0`). */
+export function sameUnderMask(a: IPBytes, b: IPBytes, mask: IPBytes): boolean {
+  if (a.family !== b.family || mask.family !== a.family) return false;
+  for (let i = 0; i < a.bytes.length; i++) if ((a.bytes[i] ^ b.bytes[i]) & mask.bytes[i]) return false;
+  return true;
+}
+
+/** Whether the CIDR contains the IP (false across families). Accepts parsed values or strings (read sloppily). */
 export function cidrContains(cidr: ParsedCIDR | string, ip: ParsedIP | string): boolean {
   const c = typeof cidr === 'string' ? parseCIDR(cidr) : cidr;
   const a = typeof ip === 'string' ? parseIP(ip) : ip;
-  if (!c || !a || c.family !== a.family) return false;
-  const masked = maskBytes(a.bytes, c.prefix);
-  for (let i = 0; i < masked.length; i++) if (masked[i] !== c.bytes[i]) return false;
-  return true;
+  return !!c && !!a && samePrefix(c, a, c.prefix);
 }
 
 /** 127.0.0.0/8 or ::1. */
@@ -232,44 +267,14 @@ export function isZeroCIDR(cidr: ParsedCIDR): boolean {
   return cidr.prefix === 0;
 }
 
-/** "ip:port", with brackets for IPv6: kube-proxy's net.JoinHostPort, used as endpoint keys. */
-export function joinHostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+const ZONED = /^([^%]*:[^%]*)%[0-9a-zA-Z.:-]+$/;
+
+/** "fe80::1%eth0" without its zone (an IPv6 scope, written as Node's net.isIP accepts it); other text unchanged. */
+export function withoutZone(text: string): string {
+  return ZONED.exec(text)?.[1] ?? text;
 }
 
-export interface FamilySplit<T> {
-  readonly IPv4: T[];
-  readonly IPv6: T[];
-  /** Inputs that did not parse, as given. */
-  readonly invalid: string[];
-}
-
-/** Splits IP strings by family, normalised and de-duplicated (first occurrence kept). */
-export function splitIPsByFamily(ips: readonly unknown[] | undefined): FamilySplit<string> {
-  const out: FamilySplit<string> = { IPv4: [], IPv6: [], invalid: [] };
-  if (!Array.isArray(ips)) return out;
-  const seen = new Set<string>();
-  for (const raw of ips) {
-    const p = typeof raw === 'string' ? parseIP(raw) : null;
-    if (!p) { out.invalid.push(show(raw)); continue; }
-    if (seen.has(p.text)) continue;
-    seen.add(p.text);
-    out[p.family].push(p.text);
-  }
-  return out;
-}
-
-/** Splits CIDR strings by family, normalised to their networks and de-duplicated. */
-export function splitCIDRsByFamily(cidrs: readonly unknown[] | undefined): FamilySplit<string> {
-  const out: FamilySplit<string> = { IPv4: [], IPv6: [], invalid: [] };
-  if (!Array.isArray(cidrs)) return out;
-  const seen = new Set<string>();
-  for (const raw of cidrs) {
-    const p = typeof raw === 'string' ? parseCIDR(raw) : null;
-    if (!p) { out.invalid.push(show(raw)); continue; }
-    if (seen.has(p.text)) continue;
-    seen.add(p.text);
-    out[p.family].push(p.text);
-  }
-  return out;
+/** "ip:port", with brackets for IPv6: Go's net.JoinHostPort (kube-proxy's endpoint keys, bind addresses). */
+export function joinHostPort(host: string, port: number | string): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
