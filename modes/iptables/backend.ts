@@ -30,9 +30,9 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BackendOptions } from '../../src/backend.js';
 import type { Backend, ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey, SyncResult } from '../../src/model/types.js';
-import { Conntrack } from '../../src/net/conntrack.js';
-import { exec } from '../../src/net/exec.js';
-import { Iptables, type IptablesTable } from '../../src/net/iptables.js';
+import { Conntrack, type ConntrackClient } from '../../src/net/conntrack.js';
+import { Iptables, type IptablesClient, type IptablesTable } from '../../src/net/iptables.js';
+import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
 import { IptablesRestoreError, KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
@@ -52,19 +52,15 @@ export interface IptablesBackendExtras {
   readonly netns?: string;
   /** See the file comment; default 'replace-tables'. */
   readonly fullSyncStrategy?: FullSyncStrategy;
-  /** Override the iptables / conntrack wrappers (tests). */
-  readonly iptables?: Iptables;
-  readonly conntrack?: Conntrack;
+  /** Override the iptables / conntrack / sysctl clients (tests: unit tests must never touch the host). */
+  readonly iptables?: IptablesClient;
+  readonly conntrack?: ConntrackClient;
+  readonly sysctl?: SysctlClient;
   /** Minimum time between two canary checks by partial syncs (default CANARY_CHECK_INTERVAL_MS). */
   readonly canaryCheckIntervalMs?: number;
-  /** Override sysctl access (unit tests must never touch the host's sysctls). */
-  readonly sysctl?: SysctlAccess;
   /** Keep every restore input whole in lastSync, however large (perf/sync restores it again). */
   readonly keepRestoreInput?: boolean;
 }
-
-/** Reads (value undefined) or writes a sysctl; resolves undefined when it does not exist or fails. */
-export type SysctlAccess = (key: string, value?: string) => Promise<string | undefined>;
 
 /** What the last sync did (for logs, tests and perf). */
 export interface LastSyncInfo {
@@ -135,13 +131,12 @@ function sameLines(a: readonly string[], b: readonly string[] | undefined): bool
 export class IptablesBackend implements Backend {
   readonly mode = 'iptables' as const;
   readonly family: IPFamily;
-  readonly ipt: Iptables;
-  private readonly ct: Conntrack;
+  readonly ipt: IptablesClient;
+  private readonly ct: ConntrackClient;
+  private readonly sysctl: SysctlClient;
   private readonly opts: BackendOptions;
   private readonly log: Logger;
-  private readonly netns: string | undefined;
   private readonly strategy: FullSyncStrategy;
-  private readonly sysctlAccess: SysctlAccess | undefined;
   private readonly metrics: IptablesMetrics;
   private readonly cache = new RenderCache();
   private applied: Applied | undefined;
@@ -164,7 +159,6 @@ export class IptablesBackend implements Backend {
   constructor(opts: BackendOptions, extras: IptablesBackendExtras = {}) {
     this.opts = opts;
     this.family = opts.family;
-    this.netns = extras.netns;
     this.log = opts.log.child({ mode: 'iptables', family: opts.family });
     this.ipt = extras.iptables ?? new Iptables({
       family: opts.family, netns: extras.netns,
@@ -172,7 +166,7 @@ export class IptablesBackend implements Backend {
     });
     this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
-    this.sysctlAccess = extras.sysctl;
+    this.sysctl = extras.sysctl ?? new Sysctl(extras.netns);
     this.canaryCheckIntervalMs = extras.canaryCheckIntervalMs ?? CANARY_CHECK_INTERVAL_MS;
     this.keepRestoreInput = extras.keepRestoreInput ?? false;
     this.metrics = iptablesMetrics(opts.registry);
@@ -193,16 +187,6 @@ export class IptablesBackend implements Backend {
     return this.localhostNodePorts() ? [...JUMP_RULES, ...KUBELET_FIREWALL_JUMPS] : [...JUMP_RULES];
   }
 
-  private async sysctl(key: string, value?: string): Promise<string | undefined> {
-    if (this.sysctlAccess) return this.sysctlAccess(key, value);
-    try {
-      const args = value === undefined ? ['-n', key] : ['-w', `${key}=${value}`];
-      return (await exec('sysctl', args, { netns: this.netns, timeoutMs: 10_000 })).stdout.trim();
-    } catch {
-      return undefined;
-    }
-  }
-
   /** init: sysctls of this namespace, the canary chains, the base chains and the jumps to them. Idempotent. */
   async init(): Promise<void> {
     this.foreign = undefined;
@@ -210,14 +194,14 @@ export class IptablesBackend implements Backend {
       // NodePorts on 127.0.0.1 need the kernel to route "martian" loopback destinations (kubernetes#90259;
       // KUBE-FIREWALL then drops such packets arriving from outside).
       this.log.info('setting route_localnet=1 to allow node-ports on localhost');
-      if ((await this.sysctl('net.ipv4.conf.all.route_localnet', '1')) === undefined) {
+      if (!(await this.sysctl.ensure('net.ipv4.conf.all.route_localnet', 1))) {
         throw new KpxError('KPX_SYSCTL', 'cannot set net.ipv4.conf.all.route_localnet=1 (needed for localhost NodePorts)');
       }
     }
     // Bridged pod-to-pod replies must pass through iptables to be un-DNATed (when br_netfilter is present).
     const key = this.family === 'IPv6' ? 'net.bridge.bridge-nf-call-ip6tables' : 'net.bridge.bridge-nf-call-iptables';
-    if ((await this.sysctl(key)) !== undefined) await this.sysctl(key, '1');
-    this.tcpBeLiberal = (await this.sysctl('net.netfilter.nf_conntrack_tcp_be_liberal')) === '1';
+    await this.sysctl.ensure(key, 1);
+    this.tcpBeLiberal = (await this.sysctl.read('net.netfilter.nf_conntrack_tcp_be_liberal')) === '1';
     this.randomFully = await this.ipt.hasRandomFully();
     for (const table of ['mangle', 'nat', 'filter'] as IptablesTable[]) await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
     await this.ensureJumps();

@@ -14,6 +14,7 @@ import { Conntrack, type ConntrackFilter } from '../../../src/net/conntrack.js';
 import { Iptables, type IptablesTable } from '../../../src/net/iptables.js';
 import { IptablesRestoreError } from '../../../src/util/errors.js';
 import { log } from '../../../src/util/log.js';
+import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { assertIptablesRulesEqual } from '../../support/iptables-assert.js';
 import { proxyState, svcPort } from './render-fixtures.js';
 
@@ -52,7 +53,7 @@ function setup() {
   const config = defaultConfig();
   config.iptables.localhostNodePorts = false;
   const b = new IptablesBackend({ family: 'IPv4', config, log, registry, clusterCIDR: '10.0.0.0/8' },
-    { iptables: ipt, conntrack: ct, sysctl: async () => undefined, canaryCheckIntervalMs: 0 });
+    { iptables: ipt, conntrack: ct, sysctl: new FakeSysctl(), canaryCheckIntervalMs: 0 });
   return { ipt, ct, registry, b };
 }
 
