@@ -149,6 +149,8 @@ export class IptablesBackend implements Backend {
   private randomFully: boolean | undefined;
   private tcpBeLiberal = false;
   private initDone = false;
+  /** init had to add kpx's jumps: the service rules were missing until the next full sync (see syncFull). */
+  private jumpsAddedAtInit = false;
   private last: LastSyncInfo = { kind: 'none', input: '', inputLength: 0, deletedChains: [], renderMs: 0, saveMs: 0, mergeMs: 0, restoreMs: 0, reusedSave: false, totalMs: 0 };
   /**
    * The tables as last read with iptables-save, and the nf_tables generation they will be current at as
@@ -204,15 +206,18 @@ export class IptablesBackend implements Backend {
     this.tcpBeLiberal = (await this.sysctl.read('net.netfilter.nf_conntrack_tcp_be_liberal')) === '1';
     this.randomFully = await this.ipt.hasRandomFully();
     for (const table of ['mangle', 'nat', 'filter'] as IptablesTable[]) await this.ipt.ensureChain(table, KUBE_PROXY_CANARY);
-    await this.ensureJumps();
+    this.jumpsAddedAtInit = await this.ensureJumps();
     this.initDone = true;
   }
 
-  private async ensureJumps(): Promise<void> {
+  /** Resolves true when a jump was missing and added. */
+  private async ensureJumps(): Promise<boolean> {
+    let added = false;
     for (const j of this.jumps()) {
       await this.ipt.ensureChain(j.table, j.to);
-      await this.ipt.ensureRule('prepend', j.table, j.from, jumpArgs(j));
+      if (!(await this.ipt.ensureRule('prepend', j.table, j.from, jumpArgs(j)))) added = true;
     }
+    return added;
   }
 
   renderOptions(): RenderOptions {
@@ -332,7 +337,9 @@ export class IptablesBackend implements Backend {
       // The service rules were missing (first sync, or someone flushed them): connections attempted meanwhile
       // sit untranslated in SYN_SENT and would trap a client that reuses their source port. A fresh save is
       // required: a reused one predates kpx's own last write and would report its jumps as missing.
-      if (whole.addedJumps.length && !reusedSave) await this.clearStalledConnects();
+      // init adding the jumps (a node kpx never ran on) says the same.
+      if ((whole.addedJumps.length && !reusedSave) || this.jumpsAddedAtInit) await this.clearStalledConnects();
+      this.jumpsAddedAtInit = false;
     } else {
       // kube-proxy's way: ensure jumps one by one, then --noflush everything, deleting stale chains.
       this.foreign = undefined;
