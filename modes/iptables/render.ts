@@ -13,7 +13,7 @@ import {
   ChainNameCache, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
   KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, extChain, fwChain, svcChain, svlChain,
 } from './chain-names.js';
-import type { DispatchEdit } from './dispatch-edit.js';
+import { toRestoreInput } from './restore-input.js';
 
 export interface RenderOptions {
   readonly family: IPFamily;
@@ -467,48 +467,6 @@ function ipToBigInt(ip: string): { v: bigint; bits: number } | null {
   if (ip.includes('::')) groups = [...groups, ...Array(8 - groups.length - rest.length).fill('0'), ...rest];
   if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
   return { v: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n), bits: 128 };
-}
-
-export interface RestoreInputParts {
-  /** Include the *filter table (rendered whole). */
-  readonly filter: boolean;
-  /** nat dispatch chains to (re)write; the others are left as they are in the kernel. */
-  readonly natDispatch: Iterable<string>;
-  /** Per-service chains to delete (declared, which flushes them, then -X). */
-  readonly deleteChains?: Iterable<string>;
-  /** nat dispatch chains changed rule by rule (dispatch-edit.ts): not declared, so not flushed. */
-  readonly natDispatchEdits?: ReadonlyMap<string, DispatchEdit>;
-}
-
-/**
- * toRestoreInput: the iptables-restore text for a render. A full sync passes every dispatch chain and
- * filter; a partial one only what changed. Chain declarations come before rules, as in kube-proxy.
- */
-export function toRestoreInput(r: RenderedRules, parts: RestoreInputParts): string {
-  const lines: string[] = [];
-  if (parts.filter) {
-    lines.push('*filter');
-    for (const c of r.filterChains) lines.push(`:${c} - [0:0]`);
-    for (const l of r.filterRules) lines.push(l);
-    lines.push('COMMIT');
-  }
-  const dispatch = [...parts.natDispatch];
-  const deletes = parts.deleteChains ? [...parts.deleteChains] : [];
-  const edits = [...(parts.natDispatchEdits?.values() ?? [])];
-  if (dispatch.length > 0 || r.serviceChains.length > 0 || deletes.length > 0 || edits.length > 0) {
-    lines.push('*nat');
-    for (const c of dispatch) lines.push(`:${c} - [0:0]`);
-    for (const c of r.serviceChains) lines.push(`:${c} - [0:0]`);
-    for (const c of deletes) lines.push(`:${c} - [0:0]`);
-    for (const c of dispatch) for (const l of r.natDispatch.get(c) ?? []) lines.push(l);
-    // Before the -X below: a rule still jumping to a chain keeps that chain from being deleted.
-    for (const e of edits) for (const l of e.deletes) lines.push(l);
-    for (const e of edits) for (const l of e.inserts) lines.push(l);
-    for (const l of r.serviceRules) lines.push(l);
-    for (const c of deletes) lines.push(`-X ${c}`);
-    lines.push('COMMIT');
-  }
-  return lines.length ? lines.join('\n') + '\n' : '';
 }
 
 /** The complete restore input of a state (what `describe()` and a full sync write). */
