@@ -3,10 +3,9 @@
  *
  * 'replace-tables' (the default): one restore without --noflush, replacing nat and filter whole. With the
  * nft backend a --noflush restore of a whole ruleset costs time roughly quadratic in its size, while
- * replacing the tables does not (README, "Performance"; notes/iptables-restore-scaling.md). To keep what
- * kpx does not own, the input is built from an iptables-save of the tables (table-merge.ts): every chain
- * and rule of other programs verbatim, the built-in chains' policies, the canary, kpx's jumps where
- * missing, and the freshly rendered chains.
+ * replacing the tables does not (README, "perf:sync"). To keep what kpx does not own, the input is built
+ * from an iptables-save of the tables (table-merge.ts): every chain and rule of other programs verbatim,
+ * the built-in chains' policies, the canary, kpx's jumps where missing, and the freshly rendered chains.
  * Caveats: the packet/byte counters of rules in nat and filter (other programs' too) restart from zero at
  * each full sync, since the tables are rebuilt; and a rule another program commits between the save and
  * the restore would be lost (iptables-nft takes no xtables lock). Where that matters, the backend is built

@@ -69,7 +69,7 @@ export interface RenderedRules {
   readonly noLocalEndpoints: { readonly internal: number; readonly external: number };
 }
 
-/** Above this many endpoints kube-proxy drops per-endpoint comments (they make up ~40% of the input). */
+/** Above this many endpoints kube-proxy drops per-endpoint comments (a large share of the input). */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
 
 /** The mark as kube-proxy's tests show it: 1 << bit in hex ("0x4000"). */
@@ -80,7 +80,7 @@ export function masqueradeMark(bit: number): string {
 /**
  * RenderCache memoises per-service output between renders, keyed by the (immutable) ServicePort object
  * and the options that shape it. A sync after a one-endpoint change then re-renders one service and
- * reuses the other 4,999 services' lines; when the model hands over fresh objects the cache simply misses.
+ * reuses every other service's lines; when the model hands over fresh objects the cache simply misses.
  */
 export class RenderCache {
   readonly names = new ChainNameCache();
@@ -97,9 +97,10 @@ export class RenderCache {
 }
 
 /**
- * The same render with every string flat. Lines built by concatenation are V8 cons-string trees, ~60 nodes
- * of 32 bytes per service; the cache keeps them for the life of the service: at 10,000 services that was
- * 20 MiB of tree nodes over ~10 MiB of text. A JSON round trip is the one cheap copy that yields flat strings.
+ * The same render with every string flat. Lines built by concatenation are V8 cons-string trees, many
+ * small nodes per service that the cache would keep for the life of the service, outweighing the text
+ * itself (README, "Where the time and memory go"). A JSON round trip is the one cheap copy that yields
+ * flat strings.
  */
 function flattened(r: ServiceRender): ServiceRender {
   return JSON.parse(JSON.stringify(r)) as ServiceRender;
