@@ -2,7 +2,7 @@
  * chain-names.ts: kube-proxy's iptables chain names, so an operator's `iptables-save | grep KUBE-SVC-...`
  * and kube-proxy's own cleanup find the same chains whether kube-proxy or kpx wrote them.
  */
-import { hash } from 'node:crypto';
+import { endpointHash, portProtoHash } from '../../src/util/chain-hash.js';
 import type { Endpoint, ServicePort } from '../../src/model/types.js';
 
 export const KUBE_SERVICES = 'KUBE-SERVICES';
@@ -35,36 +35,18 @@ export function isServiceChainName(chain: string): boolean {
     chain.startsWith(FW_PREFIX) || chain.startsWith(SEP_PREFIX) || chain.startsWith(XLB_PREFIX);
 }
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-
-/** First 16 characters of RFC 4648 base32 (the first 10 bytes of the digest are enough for them). */
-function base32Prefix16(digest: Buffer): string {
-  let out = '';
-  for (let i = 0; i < 10; i += 5) {
-    // 5 bytes = 40 bits = 8 characters; split in two 20-bit halves to stay inside 32-bit integers.
-    const hi = (digest[i] << 12) | (digest[i + 1] << 4) | (digest[i + 2] >> 4);
-    const lo = ((digest[i + 2] & 0x0f) << 16) | (digest[i + 3] << 8) | digest[i + 4];
-    for (const v of [hi, lo]) {
-      out += BASE32[(v >> 15) & 31] + BASE32[(v >> 10) & 31] + BASE32[(v >> 5) & 31] + BASE32[v & 31];
-    }
-  }
-  return out;
-}
-
 /** portProtoHash: kube-proxy's suffix for KUBE-SVC/SVL/EXT/FW chains (the model stores it on ServicePort.hash). */
-export function portProtoHash(servicePortKey: string, protocol: string): string {
-  return base32Prefix16(hash('sha256', servicePortKey + protocol.toLowerCase(), 'buffer'));
-}
+export { portProtoHash };
 
 /** KUBE-SEP-<hash of servicePortName + protocol + "ip:port">, as kube-proxy names endpoint chains. */
 export function endpointChainName(servicePortKey: string, protocol: string, endpointKey: string): string {
-  return SEP_PREFIX + base32Prefix16(hash('sha256', servicePortKey + protocol.toLowerCase() + endpointKey, 'buffer'));
+  return SEP_PREFIX + endpointHash(servicePortKey, protocol, endpointKey);
 }
 
 /**
- * ChainNameCache remembers endpoint chain names between syncs: hashing 10k endpoints costs ~10 ms, and the
- * same endpoints come back every sync. Keyed by the (immutable) Endpoint object, so entries go away with
- * the state that held them.
+ * ChainNameCache remembers endpoint chain names between syncs: hashing every endpoint again each sync adds
+ * up at scale, and the same endpoints come back every sync. Keyed by the (immutable) Endpoint object, so
+ * entries go away with the state that held them.
  */
 export class ChainNameCache {
   private byEndpoint = new WeakMap<Endpoint, { spKey: string; protocol: string; name: string }>();

@@ -3,10 +3,10 @@
  *
  * KUBE-SERVICES holds one rule per service port (and external/LB address). A partial sync that adds or
  * removes one service used to declare the chain again (which flushes it) and write every rule back with
- * `iptables-restore --noflush`; on the nf_tables backend that costs time quadratic in the chain's length:
- * 4 s at 10,000 services and 27 s at 30,000 for one added service (perf:sync), more than a full sync.
- * kube-proxy's minimal syncs rewrite the chain the same way. Here, a chain that large gets `-D` for each
- * rule gone and an insertion for each rule new, and nothing else of it is touched.
+ * `iptables-restore --noflush`; on the nf_tables backend that costs time quadratic in the chain's length,
+ * more than a full sync at scale (README, "Where the time and memory go"). kube-proxy's minimal syncs
+ * rewrite the chain the same way. Here, a chain that large gets `-D` for each rule gone and an insertion
+ * for each rule new, and nothing else of it is touched.
  *
  * Order: every rule of KUBE-SERVICES matches its own destination address and port, except the trailing
  * node-port rules (`-j KUBE-NODEPORTS`, matched by destination type or node address), which must stay
@@ -17,7 +17,7 @@
 import { multisetMinus } from '../../src/util/multiset.js';
 import { KUBE_NODEPORTS, KUBE_SERVICES } from './chain-names.js';
 
-/** Below this many rules, rewriting the chain is cheap (under ~0.4 s at 5,000 services) and keeps the rendered order. */
+/** Below this many rules, rewriting the chain is cheap and keeps the rendered order. */
 export const EDIT_MIN_RULES = 2_000;
 /** Above this share of the chain changed, one rewrite beats many single-rule edits. */
 const EDIT_MAX_CHANGED_SHARE = 0.1;

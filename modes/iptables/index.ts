@@ -26,4 +26,5 @@ export const mode: ModeModule<IptablesSettings> = {
 };
 
 export { IptablesBackend } from './backend.js';
-export { renderRules, renderRestoreInput, toRestoreInput } from './render.js';
+export { renderRules, renderRestoreInput } from './render.js';
+export { toRestoreInput } from './restore-input.js';

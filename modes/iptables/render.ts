@@ -9,12 +9,13 @@
  */
 import type { IptablesLocalMatch } from '../../src/local-traffic.js';
 import { isIPv4 } from 'node:net';
-import type { Endpoint, IPFamily, ProxyState, ServiceKey, ServicePort } from '../../src/model/types.js';
+import type { IPFamily, ProxyState, ServiceKey, ServicePort } from '../../src/model/types.js';
 import {
   ChainNameCache, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS,
-  KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, extChain, fwChain, svcChain, svlChain,
+  KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES,
 } from './chain-names.js';
-import type { DispatchEdit } from './dispatch-edit.js';
+import { toRestoreInput } from './restore-input.js';
+import { renderService, type RenderContext, type ServiceRender } from './service-rules.js';
 
 export interface RenderOptions {
   readonly family: IPFamily;
@@ -69,28 +70,18 @@ export interface RenderedRules {
   readonly noLocalEndpoints: { readonly internal: number; readonly external: number };
 }
 
-/** Above this many endpoints kube-proxy drops per-endpoint comments (they make up ~40% of the input). */
+/** Above this many endpoints kube-proxy drops per-endpoint comments (a large share of the input). */
 export const LARGE_CLUSTER_ENDPOINTS_THRESHOLD = 1000;
-
-/** kube-proxy's computeProbability: 1/n with 10 decimals. */
-export function computeProbability(n: number): string {
-  return (1 / n).toFixed(10);
-}
 
 /** The mark as kube-proxy's tests show it: 1 << bit in hex ("0x4000"). */
 export function masqueradeMark(bit: number): string {
   return '0x' + (2 ** bit).toString(16);
 }
 
-/** Quotes a comment containing spaces the way kube-proxy writes it in restore input. */
-function q(comment: string): string {
-  return /\s/.test(comment) ? `"${comment}"` : comment;
-}
-
 /**
  * RenderCache memoises per-service output between renders, keyed by the (immutable) ServicePort object
  * and the options that shape it. A sync after a one-endpoint change then re-renders one service and
- * reuses the other 4,999 services' lines; when the model hands over fresh objects the cache simply misses.
+ * reuses every other service's lines; when the model hands over fresh objects the cache simply misses.
  */
 export class RenderCache {
   readonly names = new ChainNameCache();
@@ -106,39 +97,14 @@ export class RenderCache {
   }
 }
 
-/** One service port's share of the restore input. */
-interface ServiceRender {
-  readonly fingerprint: string;
-  readonly natServices: readonly string[];
-  readonly natNodePorts: readonly string[];
-  readonly filter: readonly string[];
-  /** Its per-service nat chains and their rules. */
-  readonly chains: readonly string[];
-  readonly rules: readonly string[];
-  readonly noLocalInternal: number;
-  readonly noLocalExternal: number;
-}
-
 /**
- * The same render with every string flat. Lines built by concatenation are V8 cons-string trees, ~60 nodes
- * of 32 bytes per service; the cache keeps them for the life of the service: at 10,000 services that was
- * 20 MiB of tree nodes over ~10 MiB of text. A JSON round trip is the one cheap copy that yields flat strings.
+ * The same render with every string flat. Lines built by concatenation are V8 cons-string trees, many
+ * small nodes per service that the cache would keep for the life of the service, outweighing the text
+ * itself (README, "Where the time and memory go"). A JSON round trip is the one cheap copy that yields
+ * flat strings.
  */
 function flattened(r: ServiceRender): ServiceRender {
   return JSON.parse(JSON.stringify(r)) as ServiceRender;
-}
-
-interface RenderContext {
-  readonly fingerprint: string;
-  readonly masqueradeAll: boolean;
-  readonly nfacct: boolean;
-  readonly localhostNodePorts: boolean;
-  readonly nodeIP: string;
-  /** "-s CIDR" / "! -s CIDR" of the local-traffic detector, "" without one. */
-  readonly ifLocal: string;
-  readonly ifNotLocal: string;
-  readonly largeClusterMode: boolean;
-  readonly names: ChainNameCache;
 }
 
 const NODEPORTS_LAST = '-m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"';
@@ -250,266 +216,6 @@ export function renderRules(state: ProxyState, opts: RenderOptions, scope: Rende
     largeClusterMode,
     noLocalEndpoints: { internal: noLocalInternal, external: noLocalExternal },
   };
-}
-
-/** Everything one service port contributes, in kube-proxy's order. */
-function renderService(sp: ServicePort, ctx: RenderContext): ServiceRender {
-  const natServices: string[] = [];
-  const natNodePorts: string[] = [];
-  const filter: string[] = [];
-  const chains: string[] = [];
-  const rules: string[] = [];
-  const proto = sp.protocol.toLowerCase();
-  const name = sp.key;
-  const pm = `-m ${proto} -p ${proto}`;
-  const port = sp.port;
-  const hasEndpoints = sp.hasAnyEndpoints;
-  const clusterPolicyChain = svcChain(sp);
-  const localPolicyChain = svlChain(sp);
-  const usesClusterPolicyChain = sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints;
-  const usesLocalPolicyChain = sp.localEndpoints.length > 0 && sp.usesLocalEndpoints;
-  let noLocalInternal = 0;
-  let noLocalExternal = 0;
-
-  // Internal (ClusterIP) traffic goes to the SVC chain, or the SVL chain with iTP=Local. A policy chain
-  // is only jumped to when it is written, so a model quirk can never produce a dangling jump.
-  const internalPolicyChain = sp.internalPolicyLocal ? localPolicyChain : clusterPolicyChain;
-  const hasInternalEndpoints = hasEndpoints && (sp.internalPolicyLocal ? usesLocalPolicyChain : usesClusterPolicyChain);
-  // External (NodePort, LB, externalIP) traffic goes through the EXT chain to SVC, or SVL with eTP=Local.
-  const externalPolicyChain = sp.externalPolicyLocal ? localPolicyChain : clusterPolicyChain;
-  const hasExternalEndpoints = hasEndpoints && (sp.externalPolicyLocal ? usesLocalPolicyChain : usesClusterPolicyChain);
-  const externalTrafficChain = extChain(sp);
-  // The EXT chain exists whenever there are endpoints anywhere: pods and the node are short-circuited
-  // to the cluster endpoints even when this node has no local one.
-  const usesExternalTrafficChain = hasEndpoints && sp.externallyAccessible;
-  const firewallChain = fwChain(sp);
-  const usesFWChain = hasEndpoints && sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
-  const loadBalancerTrafficChain = usesFWChain ? firewallChain : externalTrafficChain;
-
-  let internalFilter = '';
-  let externalFilter = '';
-  if (!hasEndpoints) {
-    internalFilter = externalFilter = `"${name} has no endpoints"|REJECT`;
-  } else {
-    if (!hasInternalEndpoints) {
-      internalFilter = `"${name} has no local endpoints"|DROP`;
-      if (sp.internalPolicyLocal) noLocalInternal++;
-    }
-    if (!hasExternalEndpoints) {
-      externalFilter = `"${name} has no local endpoints"|DROP`;
-      if (sp.externalPolicyLocal) noLocalExternal++;
-    }
-  }
-  const [internalComment, internalTarget] = internalFilter.split('|');
-  const [externalComment, externalTarget] = externalFilter.split('|');
-
-  // ClusterIP.
-  const clusterMatch = `-m comment --comment "${name} cluster IP" ${pm} -d ${sp.clusterIP} --dport ${port}`;
-  if (hasInternalEndpoints) {
-    natServices.push(`-A ${KUBE_SERVICES} ${clusterMatch} -j ${internalPolicyChain}`);
-  } else {
-    filter.push(`-A ${KUBE_SERVICES} -m comment --comment ${internalComment} ${pm} -d ${sp.clusterIP} --dport ${port} -j ${internalTarget}`);
-  }
-
-  // externalIPs.
-  for (const ip of sp.externalIPs) {
-    if (hasEndpoints) {
-      natServices.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} external IP" ${pm} -d ${ip} --dport ${port} -j ${externalTrafficChain}`);
-    }
-    if (!hasExternalEndpoints) {
-      // REJECT (no endpoints at all) or DROP what the EXT chain did not short-circuit (eTP=Local).
-      filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${pm} -d ${ip} --dport ${port} -j ${externalTarget}`);
-    }
-  }
-
-  // LoadBalancer ingress IPs.
-  for (const ip of sp.loadBalancerIPs) {
-    if (hasEndpoints) {
-      natServices.push(`-A ${KUBE_SERVICES} -m comment --comment "${name} loadbalancer IP" ${pm} -d ${ip} --dport ${port} -j ${loadBalancerTrafficChain}`);
-    }
-    if (usesFWChain) {
-      // What KUBE-FW let through got DNATed; anything still addressed to the LB IP was not allowed.
-      filter.push(`-A ${KUBE_PROXY_FIREWALL} -m comment --comment "${name} traffic not accepted by ${firewallChain}" ${pm} -d ${ip} --dport ${port} -j DROP`);
-    }
-  }
-  if (!hasExternalEndpoints) {
-    for (const ip of sp.loadBalancerIPs) {
-      filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} ${pm} -d ${ip} --dport ${port} -j ${externalTarget}`);
-    }
-  }
-
-  // NodePort. (NodePorts are not subject to loadBalancerSourceRanges, as in kube-proxy.)
-  if (sp.nodePort !== 0) {
-    if (hasEndpoints && ctx.nfacct && ctx.localhostNodePorts) {
-      // Same jump, counted: kube-proxy's iptables_localhost_nodeports_accepted_packets_total.
-      natNodePorts.push(`-A ${KUBE_NODEPORTS} -m comment --comment ${q(name)} ${pm} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name localhost_nps_accepted_pkts -j ${externalTrafficChain}`);
-    }
-    if (hasEndpoints) {
-      natNodePorts.push(`-A ${KUBE_NODEPORTS} -m comment --comment ${q(name)} ${pm} --dport ${sp.nodePort} -j ${externalTrafficChain}`);
-    }
-    if (!hasExternalEndpoints) {
-      filter.push(`-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${externalComment} -m addrtype --dst-type LOCAL ${pm} --dport ${sp.nodePort} -j ${externalTarget}`);
-    }
-  }
-
-  // The health-check node port is accepted whether or not there is a local endpoint (it answers 503).
-  if (sp.healthCheckNodePort !== 0 && sp.externalPolicyLocal) {
-    filter.push(`-A ${KUBE_NODEPORTS} -m comment --comment "${name} health check node port" -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`);
-  }
-
-  if (hasInternalEndpoints) {
-    if (ctx.masqueradeAll) {
-      rules.push(`-A ${internalPolicyChain} ${clusterMatch} -j ${KUBE_MARK_MASQ}`);
-    } else if (ctx.ifNotLocal) {
-      // Off-cluster traffic to a ClusterIP (someone routed the service range to this node) may bounce
-      // off-node, so it is masqueraded.
-      rules.push(`-A ${internalPolicyChain} ${clusterMatch} ${ctx.ifNotLocal} -j ${KUBE_MARK_MASQ}`);
-    }
-  }
-
-  if (usesExternalTrafficChain) {
-    chains.push(externalTrafficChain);
-    if (!sp.externalPolicyLocal) {
-      // Cluster policy may send the packet to another node: masquerade so the reply comes back here.
-      rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade traffic for ${name} external destinations" -j ${KUBE_MARK_MASQ}`);
-    } else {
-      if (ctx.ifLocal && usesClusterPolicyChain) {
-        // Pods reaching an external destination are short-circuited to all endpoints (as if they had gone
-        // out to the load balancer and come back), and keep their source address.
-        rules.push(`-A ${externalTrafficChain} -m comment --comment "pod traffic for ${name} external destinations" ${ctx.ifLocal} -j ${clusterPolicyChain}`);
-      }
-      // The node itself: its source would be the LB/node IP, a local address, so it must be masqueraded...
-      rules.push(`-A ${externalTrafficChain} -m comment --comment "masquerade LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`);
-      // ...and may use any endpoint.
-      if (usesClusterPolicyChain) {
-        rules.push(`-A ${externalTrafficChain} -m comment --comment "route LOCAL traffic for ${name} external destinations" -m addrtype --src-type LOCAL -j ${clusterPolicyChain}`);
-      }
-    }
-    if (hasExternalEndpoints) rules.push(`-A ${externalTrafficChain} -j ${externalPolicyChain}`);
-  }
-
-  if (usesFWChain) {
-    chains.push(firewallChain);
-    const head = `-A ${firewallChain} -m comment --comment "${name} loadbalancer IP"`;
-    let allowFromNode = false;
-    for (const cidr of sp.loadBalancerSourceRanges) {
-      rules.push(`${head} -s ${cidr} -j ${externalTrafficChain}`);
-      if (ctx.nodeIP && cidrContains(cidr, ctx.nodeIP)) allowFromNode = true;
-    }
-    // A VIP-like LB IP is often a local address: a request from the node then loops back with the LB IP
-    // as its source, which must be allowed when the node itself is.
-    if (allowFromNode) {
-      for (const ip of sp.loadBalancerIPs) rules.push(`${head} -s ${ip} -j ${externalTrafficChain}`);
-    }
-    rules.push(`-A ${firewallChain} -m comment --comment "other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL"`);
-  }
-
-  if (usesClusterPolicyChain) {
-    chains.push(clusterPolicyChain);
-    writeServiceToEndpointRules(rules, sp, clusterPolicyChain, sp.clusterEndpoints, ctx);
-  }
-  if (usesLocalPolicyChain) {
-    chains.push(localPolicyChain);
-    writeServiceToEndpointRules(rules, sp, localPolicyChain, sp.localEndpoints, ctx);
-  }
-
-  // Endpoint chains: hairpin masquerade, affinity bookkeeping, DNAT.
-  const sepComment = ctx.largeClusterMode ? '' : ` -m comment --comment ${q(name)}`;
-  for (const ep of sp.allReachableEndpoints) {
-    const sep = ctx.names.sep(sp, ep);
-    chains.push(sep);
-    rules.push(`-A ${sep}${sepComment} -s ${ep.ip} -j ${KUBE_MARK_MASQ}`);
-    const affinity = sp.affinityTimeoutSeconds > 0 ? ` -m recent --name ${sep} --set` : '';
-    rules.push(`-A ${sep}${sepComment}${affinity} ${pm} -j DNAT --to-destination ${ep.key}`);
-  }
-  return { fingerprint: ctx.fingerprint, natServices, natNodePorts, filter, chains, rules, noLocalInternal, noLocalExternal };
-}
-
-function writeServiceToEndpointRules(out: string[], sp: ServicePort, chain: string, endpoints: ServicePort['endpoints'], ctx: RenderContext): void {
-  const comment = (ep: Endpoint) => (ctx.largeClusterMode ? '' : ` -m comment --comment "${sp.key} -> ${ep.key}"`);
-  // ClientIP affinity first: a client seen recently goes back to the same endpoint.
-  if (sp.affinityTimeoutSeconds > 0) {
-    for (const ep of endpoints) {
-      const sep = ctx.names.sep(sp, ep);
-      out.push(`-A ${chain}${comment(ep)} -m recent --name ${sep} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${sep}`);
-    }
-  }
-  // Then a uniform random choice: endpoint i of n matches with probability 1/(n-i), the last always.
-  const n = endpoints.length;
-  for (let i = 0; i < n; i++) {
-    const ep = endpoints[i];
-    const stat = i < n - 1 ? ` -m statistic --mode random --probability ${computeProbability(n - i)}` : '';
-    out.push(`-A ${chain}${comment(ep)}${stat} -j ${ctx.names.sep(sp, ep)}`);
-  }
-}
-
-/** Whether an IP lies in a CIDR (same family; malformed input is simply "no"). */
-export function cidrContains(cidr: string, ip: string): boolean {
-  const slash = cidr.indexOf('/');
-  const base = slash < 0 ? cidr : cidr.slice(0, slash);
-  const a = ipToBigInt(base);
-  const b = ipToBigInt(ip);
-  if (a === null || b === null || a.bits !== b.bits) return false;
-  const len = slash < 0 ? a.bits : Number(cidr.slice(slash + 1));
-  if (!Number.isInteger(len) || len < 0 || len > a.bits) return false;
-  const shift = BigInt(a.bits - len);
-  return (a.v >> shift) === (b.v >> shift);
-}
-
-function ipToBigInt(ip: string): { v: bigint; bits: number } | null {
-  if (isIPv4(ip)) {
-    return { v: ip.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n), bits: 32 };
-  }
-  if (!ip.includes(':')) return null;
-  const [head, tail] = ip.split('::');
-  const parse = (s: string | undefined) => (s ? s.split(':') : []);
-  let groups = parse(head);
-  const rest = parse(tail);
-  if (ip.includes('::')) groups = [...groups, ...Array(8 - groups.length - rest.length).fill('0'), ...rest];
-  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return null;
-  return { v: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n), bits: 128 };
-}
-
-export interface RestoreInputParts {
-  /** Include the *filter table (rendered whole). */
-  readonly filter: boolean;
-  /** nat dispatch chains to (re)write; the others are left as they are in the kernel. */
-  readonly natDispatch: Iterable<string>;
-  /** Per-service chains to delete (declared, which flushes them, then -X). */
-  readonly deleteChains?: Iterable<string>;
-  /** nat dispatch chains changed rule by rule (dispatch-edit.ts): not declared, so not flushed. */
-  readonly natDispatchEdits?: ReadonlyMap<string, DispatchEdit>;
-}
-
-/**
- * toRestoreInput: the iptables-restore text for a render. A full sync passes every dispatch chain and
- * filter; a partial one only what changed. Chain declarations come before rules, as in kube-proxy.
- */
-export function toRestoreInput(r: RenderedRules, parts: RestoreInputParts): string {
-  const lines: string[] = [];
-  if (parts.filter) {
-    lines.push('*filter');
-    for (const c of r.filterChains) lines.push(`:${c} - [0:0]`);
-    for (const l of r.filterRules) lines.push(l);
-    lines.push('COMMIT');
-  }
-  const dispatch = [...parts.natDispatch];
-  const deletes = parts.deleteChains ? [...parts.deleteChains] : [];
-  const edits = [...(parts.natDispatchEdits?.values() ?? [])];
-  if (dispatch.length > 0 || r.serviceChains.length > 0 || deletes.length > 0 || edits.length > 0) {
-    lines.push('*nat');
-    for (const c of dispatch) lines.push(`:${c} - [0:0]`);
-    for (const c of r.serviceChains) lines.push(`:${c} - [0:0]`);
-    for (const c of deletes) lines.push(`:${c} - [0:0]`);
-    for (const c of dispatch) for (const l of r.natDispatch.get(c) ?? []) lines.push(l);
-    // Before the -X below: a rule still jumping to a chain keeps that chain from being deleted.
-    for (const e of edits) for (const l of e.deletes) lines.push(l);
-    for (const e of edits) for (const l of e.inserts) lines.push(l);
-    for (const l of r.serviceRules) lines.push(l);
-    for (const c of deletes) lines.push(`-X ${c}`);
-    lines.push('COMMIT');
-  }
-  return lines.length ? lines.join('\n') + '\n' : '';
 }
 
 /** The complete restore input of a state (what `describe()` and a full sync write). */

@@ -2,7 +2,7 @@
  * table-merge.ts: pure text work on iptables-save output, for the two operations that must keep every
  * rule kpx did not write byte-for-byte:
  * - wholeTableInput: a full sync as a whole-table restore (no --noflush): the saved nat and filter tables
- *   minus kpx's own chains, plus the freshly rendered ones. (Why not --noflush: see backend.ts.)
+ *   minus kpx's own chains, plus the freshly rendered ones. (Why not --noflush: see plan-full.ts.)
  * - cleanupInput: a --noflush restore that removes kpx's chains and the jumps to them from built-in chains.
  * Lines are kept as iptables-save printed them; they are valid restore input.
  */

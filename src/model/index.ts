@@ -38,7 +38,7 @@ export { buildProxyState, indexSlicesByService } from './state.js';
 export { serviceKeyOf, serviceKeyOfSlice, servicePortKeyOf, isDNSLabel, DEFAULT_NAMESPACE } from './keys.js';
 
 // Building blocks the modes and the sync loop share.
-export { portProtoHash, endpointHash } from './hash.js';
+export { portProtoHash, endpointHash } from '../util/chain-hash.js';
 export { categorizeEndpoints, topologyModeFromHints } from './topology.js';
 export type { CategorizedEndpoints, TopologyMode, TrafficPolicyView } from './topology.js';
 export { endpointsFromSlices, endpointPortKey } from './endpoints.js';

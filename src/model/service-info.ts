@@ -11,7 +11,7 @@
  */
 import type { ApiService } from './api.js';
 import { LABEL_SERVICE_PROXY_NAME } from './api.js';
-import { portProtoHash } from './hash.js';
+import { portProtoHash } from '../util/chain-hash.js';
 import { parseIP } from '../util/ip.js';
 import { splitCIDRsByFamily, splitIPsByFamily } from './family-split.js';
 import { isDNSLabel, serviceKeyOf, servicePortKeyOf } from './keys.js';

@@ -42,7 +42,15 @@ export function deletedCountOf(output: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-export class Conntrack {
+/** What the iptables mode needs of conntrack (the real tool, or a recording fake in tests). */
+export interface ConntrackClient {
+  /** Deletes the matching entries; resolves how many went. */
+  delete(f: ConntrackFilter): Promise<number>;
+  /** Deletes TCP flows that never completed their handshake (see Conntrack.clearStalledConnects). */
+  clearStalledConnects(): Promise<number>;
+}
+
+export class Conntrack implements ConntrackClient {
   readonly family: IPFamily;
   readonly netns: string | undefined;
 

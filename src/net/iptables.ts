@@ -87,7 +87,28 @@ export function failedLineOf(stderr: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-export class Iptables {
+export interface RestoreOptions {
+  /** Touch only the chains named in the input; without it every table in the input is replaced whole. */
+  readonly noFlush?: boolean;
+  /** Restore the `[packets:bytes]` counters given in the input. */
+  readonly counters?: boolean;
+}
+
+/** What the iptables mode needs of iptables: the real tool (Iptables) or a fake that keeps parsed tables. */
+export interface IptablesClient {
+  restore(data: string, opts?: RestoreOptions): Promise<void>;
+  save(table?: IptablesTable): Promise<string>;
+  /** nf_tables' ruleset generation; undefined with the legacy backend or when unreadable. */
+  generation(): Promise<number | undefined>;
+  hasRandomFully(): Promise<boolean>;
+  chainExists(table: IptablesTable, chain: string): Promise<boolean>;
+  /** Creates a chain if missing; true when it already existed. */
+  ensureChain(table: IptablesTable, chain: string): Promise<boolean>;
+  /** Adds a rule unless an identical one exists; true when it existed. */
+  ensureRule(position: 'append' | 'prepend', table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean>;
+}
+
+export class Iptables implements IptablesClient {
   readonly family: IPFamily;
   readonly netns: string | undefined;
   private readonly wait: string;
@@ -163,7 +184,7 @@ export class Iptables {
    * touched; without it every table in the input is replaced whole. Throws IptablesRestoreError naming the
    * failing line and its neighbours.
    */
-  async restore(data: string, opts: { noFlush?: boolean; counters?: boolean } = {}): Promise<void> {
+  async restore(data: string, opts: RestoreOptions = {}): Promise<void> {
     const args = ['-w', this.wait];
     if (opts.noFlush) args.push('--noflush');
     if (opts.counters) args.push('--counters');

@@ -25,3 +25,23 @@ export async function ensureSysctl(key: string, value: string | number, netns?: 
     return false;
   }
 }
+
+/** Kernel parameters of one network namespace, as the modes use them (the real ones, or a map in tests). */
+export interface SysctlClient {
+  /** The value, or undefined when the key does not exist or cannot be read. */
+  read(key: string): Promise<string | undefined>;
+  /** Sets the value when it differs; false when the key does not exist or cannot be written. */
+  ensure(key: string, value: string | number): Promise<boolean>;
+}
+
+export class Sysctl implements SysctlClient {
+  constructor(private readonly netns?: string) {}
+
+  read(key: string): Promise<string | undefined> {
+    return readSysctl(key, this.netns);
+  }
+
+  ensure(key: string, value: string | number): Promise<boolean> {
+    return ensureSysctl(key, value, this.netns);
+  }
+}

@@ -10,7 +10,7 @@ import {
   type PacketFlow, type ProxyConfig,
 } from '../trace/flow-harness.js';
 
-function setup(cfg: ProxyConfig) {
+async function setup(cfg: ProxyConfig) {
   const services = [
     makeService('ns1', 'svc1', (svc) => {
       svc.spec.type = 'LoadBalancer';
@@ -143,7 +143,7 @@ for (const c of configurations) {
       return { ...f, ...o };
     });
     assert.equal(Object.keys(c.overrides).filter((n) => !flowTests.some((f) => f.name === n)).length, 0, 'every override names a flow');
-    const cluster = setup(c.cfg);
+    const cluster = await setup(c.cfg);
     assertConsistent(cluster);
     await runPacketFlows(t, cluster, flows);
   });

@@ -76,14 +76,14 @@ function overallCluster() {
   return renderCluster(services, slices);
 }
 
-test('six kube-proxy test services render to kube-proxy\'s exact restore input', () => {
-  const cluster = overallCluster();
+test('six kube-proxy test services render to kube-proxy\'s exact restore input', async () => {
+  const cluster = await overallCluster();
   assertConsistent(cluster);
   assertIptablesRulesEqual(EXPECTED, cluster.restoreInput);
 });
 
 test('flows through the six services (kube-proxy\'s TestTracePacket cases)', async (t) => {
-  await runPacketFlows(t, overallCluster(), [
+  await runPacketFlows(t, await overallCluster(), [
     { name: 'no match', sourceIP: '10.0.0.2', destIP: '10.0.0.3', destPort: 80, output: '' },
     { name: 'single endpoint', sourceIP: '10.0.0.2', destIP: '172.30.0.41', destPort: 80, output: '10.180.0.1:80' },
     { name: 'multiple endpoints', sourceIP: '10.0.0.2', destIP: '172.30.0.44', destPort: 80, output: '10.180.0.4:80, 10.180.0.5:80' },

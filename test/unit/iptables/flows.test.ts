@@ -14,7 +14,7 @@ import {
 } from '../trace/flow-harness.js';
 
 test('a service without endpoints rejects on its ClusterIP, externalIP, NodePort and LB IP', async (t) => {
-  const cluster = renderCluster([makeService('ns1', 'svc1', (svc) => {
+  const cluster = await renderCluster([makeService('ns1', 'svc1', (svc) => {
     svc.spec.type = 'LoadBalancer';
     svc.spec.clusterIP = '172.30.0.41';
     svc.spec.externalIPs = ['192.168.99.11'];
@@ -67,7 +67,7 @@ test('ClusterIP: endpoints, targetPort remap, TCP/UDP/SCTP on one port, hairpin'
       ];
     }),
   ];
-  const cluster = renderCluster(services, slices);
+  const cluster = await renderCluster(services, slices);
   assertConsistent(cluster);
   await runPacketFlows(t, cluster, [
     { name: 'simple clusterIP', sourceIP: '10.180.0.2', destIP: '172.30.0.41', destPort: 80, output: '10.180.0.1:80', masq: false },
@@ -84,7 +84,7 @@ test('ClusterIP: endpoints, targetPort remap, TCP/UDP/SCTP on one port, hairpin'
 });
 
 test('LoadBalancer: source ranges allow and block, NodePorts bypass them, the node is allowed', async (t) => {
-  const cluster = renderCluster([makeService('ns1', 'svc1', (svc) => {
+  const cluster = await renderCluster([makeService('ns1', 'svc1', (svc) => {
     svc.spec.type = 'LoadBalancer';
     svc.spec.clusterIP = '172.30.0.41';
     svc.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', nodePort: 3001 }];
@@ -135,7 +135,7 @@ for (const tc of nodePortCases) {
     const svcIP = v4 ? '172.30.0.41' : 'fd00:172:30::41';
     const ep1 = v4 ? '10.180.0.1' : 'fd00:10:180::1';
     const ep2 = v4 ? '10.180.2.1' : 'fd00:10:180::2:1';
-    const cluster = renderCluster([makeService('ns1', 'svc1', (svc) => {
+    const cluster = await renderCluster([makeService('ns1', 'svc1', (svc) => {
       svc.spec.type = 'NodePort';
       svc.spec.clusterIP = svcIP;
       svc.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', nodePort: 3001 }];
@@ -181,12 +181,12 @@ test('the health-check node port is accepted, and its rule goes with the service
     s.spec.externalTrafficPolicy = 'Local';
   });
   const cfg = { nodePortAddresses: ['127.0.0.0/8'] };
-  const withService = renderCluster([svc], [], cfg);
+  const withService = await renderCluster([svc], [], cfg);
   assertConsistent(withService);
   await runPacketFlows(t, withService, [
     { name: 'firewall accepts HealthCheckNodePort', sourceIP: '1.2.3.4', destIP: TEST_NODE_IP, destPort: 30000, output: 'ACCEPT', masq: false },
   ]);
-  const deleted = renderCluster([], [], cfg);
+  const deleted = await renderCluster([], [], cfg);
   await runPacketFlows(t, deleted, [
     { name: 'HealthCheckNodePort no longer has any rule', sourceIP: '1.2.3.4', destIP: TEST_NODE_IP, destPort: 30000, output: '' },
   ]);
@@ -211,7 +211,7 @@ const policySlice = makeSlice('ns1', 'svc1', 1, (eps) => {
 });
 
 test('externalTrafficPolicy=Local: outside clients reach only the local endpoint with their address kept; pods reach all', async (t) => {
-  const cluster = renderCluster([policyService('Local')], [policySlice]);
+  const cluster = await renderCluster([policyService('Local')], [policySlice]);
   assertConsistent(cluster);
   const both = '10.180.0.1:80, 10.180.2.1:80';
   const local = '10.180.2.1:80';
@@ -227,7 +227,7 @@ test('externalTrafficPolicy=Local: outside clients reach only the local endpoint
 });
 
 test('externalTrafficPolicy=Cluster: every external-facing path is masqueraded, pod to ClusterIP is not', async (t) => {
-  const cluster = renderCluster([policyService('Cluster')], [policySlice]);
+  const cluster = await renderCluster([policyService('Cluster')], [policySlice]);
   assertConsistent(cluster);
   const both = '10.180.0.1:80, 10.180.2.1:80';
   await runPacketFlows(t, cluster, [
@@ -271,10 +271,10 @@ const itpCases: { name: string; itp: 'Local' | 'Cluster'; endpoints: [string, st
 
 for (const tc of itpCases) {
   test(`internalTrafficPolicy: ${tc.name}; REJECT once the slices are deleted`, async (t) => {
-    const cluster = renderCluster([itpService(tc.itp)], [readySlice(tc.endpoints)]);
+    const cluster = await renderCluster([itpService(tc.itp)], [readySlice(tc.endpoints)]);
     assertConsistent(cluster);
     await runPacketFlows(t, cluster, [tc.flow]);
-    await runPacketFlows(t, renderCluster([itpService(tc.itp)], []), [
+    await runPacketFlows(t, await renderCluster([itpService(tc.itp)], []), [
       { name: 'endpoints deleted', sourceIP: '10.0.0.2', destIP: '172.30.1.1', destPort: 80, output: 'REJECT' },
     ]);
   });
@@ -361,10 +361,10 @@ const terminatingCases: { name: string; endpoints: [string, Cond, string][]; loc
 for (const etp of ['Local', 'Cluster'] as const) {
   for (const tc of terminatingCases) {
     test(`terminating endpoints, externalTrafficPolicy=${etp}: ${tc.name}`, async (t) => {
-      const cluster = renderCluster([terminatingService(etp)], [conditionSlice(tc.endpoints)]);
+      const cluster = await renderCluster([terminatingService(etp)], [conditionSlice(tc.endpoints)]);
       assertConsistent(cluster);
       await runPacketFlows(t, cluster, etp === 'Local' ? tc.local : tc.cluster);
-      await runPacketFlows(t, renderCluster([terminatingService(etp)], []), [
+      await runPacketFlows(t, await renderCluster([terminatingService(etp)], []), [
         { name: 'pod to clusterIP after endpoints deleted', sourceIP: '10.0.0.2', destIP: '172.30.1.1', destPort: 80, output: 'REJECT' },
         { name: 'external to LB after endpoints deleted', sourceIP: TEST_EXTERNAL_CLIENT, destIP: '1.2.3.4', destPort: 80, output: 'REJECT' },
       ]);
@@ -373,7 +373,7 @@ for (const etp of ['Local', 'Cluster'] as const) {
 }
 
 test('session affinity does not change where a first packet may go', async (t) => {
-  const cluster = renderCluster([makeService('ns5', 'svc5', (svc) => {
+  const cluster = await renderCluster([makeService('ns5', 'svc5', (svc) => {
     svc.spec.type = 'LoadBalancer';
     svc.spec.clusterIP = '172.30.0.45';
     svc.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', nodePort: 3002 }];
@@ -396,7 +396,7 @@ test('session affinity does not change where a first packet may go', async (t) =
 });
 
 test('IPv6: externalTrafficPolicy=Local, source ranges and NodePorts behave as on IPv4 (no localhost NodePorts)', async (t) => {
-  const cluster = renderCluster([makeService('ns1', 'svc1', (svc) => {
+  const cluster = await renderCluster([makeService('ns1', 'svc1', (svc) => {
     svc.spec.type = 'LoadBalancer';
     svc.spec.externalTrafficPolicy = 'Local';
     svc.spec.clusterIP = 'fd00:172:30::42';

@@ -1,7 +1,7 @@
 /**
  * Partial syncs, golden (kube-proxy's TestSyncProxyRulesRepeated analogue): one change per step, the exact
- * restore input asserted, `-X` lines included. The kernel edge is a recording fake; the real kernel is
- * in test/e2e/iptables-restore.test.ts.
+ * restore input asserted, `-X` lines included. The kernel edge is a fake that keeps the parsed tables
+ * (test/support/fake-iptables.ts); the real kernel is in test/e2e/iptables-restore.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -10,50 +10,22 @@ import { IptablesBackend } from '../../../modes/iptables/backend.js';
 import { endpointChainName, portProtoHash } from '../../../modes/iptables/chain-names.js';
 import { defaultConfig } from '../../../src/config/types.js';
 import type { ChangeSet, ServicePort } from '../../../src/model/types.js';
-import { Conntrack, type ConntrackFilter } from '../../../src/net/conntrack.js';
-import { Iptables, type IptablesTable } from '../../../src/net/iptables.js';
-import { IptablesRestoreError } from '../../../src/util/errors.js';
 import { log } from '../../../src/util/log.js';
+import { RecordingConntrack } from '../../support/fake-conntrack.js';
+import { FakeIptables } from '../../support/fake-iptables.js';
+import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { assertIptablesRulesEqual } from '../../support/iptables-assert.js';
 import { proxyState, svcPort } from './render-fixtures.js';
 import { modeOptions } from '../../support/mode-options.js';
 
-class RecordingIptables extends Iptables {
-  restores: { data: string; noFlush: boolean }[] = [];
-  failNext = false;
-  canary = true;
-  /** nf_tables' generation as the fake kernel counts it (one per committed table); undefined = unknown. */
-  gen: number | undefined = undefined;
-  saves = 0;
-  constructor() { super({ family: 'IPv4', backend: 'nft' }); }
-  override async restore(data: string, opts: { noFlush?: boolean } = {}): Promise<void> {
-    if (this.failNext) { this.failNext = false; throw new IptablesRestoreError('iptables-restore failed at line 3', 3, ''); }
-    this.restores.push({ data, noFlush: opts.noFlush ?? false });
-    if (this.gen !== undefined) this.gen += data.split('\n').filter((l) => l === 'COMMIT').length;
-  }
-  override async save(): Promise<string> { this.saves++; return ''; }
-  override async generation(): Promise<number | undefined> { return this.gen; }
-  override async hasRandomFully(): Promise<boolean> { return false; }
-  override async chainExists(table: IptablesTable): Promise<boolean> { return table !== 'mangle' || this.canary; }
-  override async ensureChain(): Promise<boolean> { return true; }
-  override async ensureRule(): Promise<boolean> { return true; }
-  get last(): { data: string; noFlush: boolean } { return this.restores[this.restores.length - 1]; }
-}
-
-class RecordingConntrack extends Conntrack {
-  deleted: ConntrackFilter[] = [];
-  constructor() { super({ family: 'IPv4' }); }
-  override async delete(f: ConntrackFilter): Promise<number> { this.deleted.push(f); return 0; }
-}
-
 function setup() {
-  const ipt = new RecordingIptables();
+  const ipt = new FakeIptables();
   const ct = new RecordingConntrack();
   const registry = new Registry();
   const config = defaultConfig();
   config.iptables.localhostNodePorts = false;
   const b = new IptablesBackend(modeOptions('iptables', { config, log, registry, clusterCIDR: '10.0.0.0/8' }),
-    { iptables: ipt, conntrack: ct, sysctl: async () => undefined, canaryCheckIntervalMs: 0 });
+    { iptables: ipt, conntrack: ct, sysctl: new FakeSysctl(), canaryCheckIntervalMs: 0 });
   return { ipt, ct, registry, b };
 }
 
@@ -178,7 +150,7 @@ COMMIT
 test('a failed partial restore counts as a partial failure and the next sync is full', async () => {
   const { ipt, b, registry } = setup();
   await b.sync(proxyState([svc1]), FULL);
-  ipt.failNext = true;
+  ipt.failNextRestore();
   const res = await b.sync(proxyState([svc1, svc2]), changed('ns2/svc2'));
   assert.equal(res.ok, false);
   if (!res.ok) { assert.equal(res.error.code, 'KPX_IPTABLES_RESTORE'); }
@@ -192,7 +164,7 @@ test('a failed partial restore counts as a partial failure and the next sync is 
 test('a missing canary turns a partial sync into a full one', async () => {
   const { ipt, b } = setup();
   await b.sync(proxyState([svc1]), FULL);
-  ipt.canary = false;
+  ipt.external('*mangle\n-X KUBE-PROXY-CANARY\nCOMMIT\n'); // someone flushed mangle
   assert.deepEqual(await b.sync(proxyState([svc1, svc2]), changed('ns2/svc2')), { ok: true });
   assert.equal(b.lastSync.kind, 'full');
 });
@@ -236,7 +208,7 @@ test('a full sync skips iptables-save when nothing but kpx committed since the l
   await b.sync(proxyState([svc1, svc2]), FULL);
   assert.equal(ipt.saves, 1, 'generation unchanged by others: the saved foreign rules are reused');
   assert.equal(b.lastSync.reusedSave, true);
-  ipt.gen += 1; // another program commits a rule
+  ipt.external('*filter\n:OTHER - [0:0]\n-A INPUT -j OTHER\nCOMMIT\n'); // another program commits a rule
   await b.sync(proxyState([svc1, svc2]), FULL);
   assert.equal(ipt.saves, 2, 'someone else committed: read the tables again');
   assert.equal(b.lastSync.reusedSave, false);

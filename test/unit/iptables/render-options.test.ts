@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RenderCache, renderRestoreInput, renderRules, toRestoreInput } from '../../../modes/iptables/render.js';
+import { RenderCache, renderRestoreInput, renderRules } from '../../../modes/iptables/render.js';
+import { toRestoreInput } from '../../../modes/iptables/restore-input.js';
 import { checkIptablesRuleJumps } from '../../support/iptables-assert.js';
 import { FAKE_PROXIER_OPTS, overallServices, proxyState, svcPort } from './render-fixtures.js';
 import { clusterCIDRMatch, modeOptions } from '../../support/mode-options.js';

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { endpointChainName, portProtoHash } from '../../../modes/iptables/chain-names.js';
-import { computeProbability, renderRestoreInput, renderRules } from '../../../modes/iptables/render.js';
+import { renderRestoreInput, renderRules } from '../../../modes/iptables/render.js';
+import { computeProbability } from '../../../modes/iptables/service-rules.js';
 import { assertIptablesRulesEqual } from '../../support/iptables-assert.js';
 import { EXPECTED_OVERALL, FAKE_PROXIER_OPTS, overallServices, proxyState } from './render-fixtures.js';
 

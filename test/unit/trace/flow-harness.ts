@@ -1,23 +1,30 @@
 /**
  * flow-harness.ts: kube-proxy's packet-flow test set-up for kpx (proxier_test.go's NewFakeProxier,
  * makeTestService, makeTestEndpointSlice, runPacketFlowTests), on the real model and the real iptables
- * renderer: API objects → buildProxyState → renderRestoreInput (+ the built-in chain jumps the backend
- * ensures) → parsed dump → tracePacket.
+ * backend: API objects → buildProxyState → IptablesBackend.sync into a fake iptables that keeps the parsed
+ * tables (test/support/fake-iptables.ts) → the fake's dump → tracePacket. A FlowNode keeps its backend and
+ * tables between syncs, so partial syncs are traced as the kernel would hold them.
  *
  * The fake node is kube-proxy's: name "test-node", lo 127.0.0.1/::1, eth0 192.168.0.2, 192.168.1.2,
  * 192.168.99.11, 2001:db8::1, 2001:db8:1::2; pods 10.0.0.0/8 (fd00:10::/64); masquerade bit 14 (0x4000).
  */
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
+import { IptablesBackend } from '../../../modes/iptables/backend.js';
+import { renderRestoreInput } from '../../../modes/iptables/render.js';
+import { defaultConfig } from '../../../src/config/types.js';
 import type { ApiEndpointSlice, ApiService } from '../../../src/model/api.js';
 import { buildProxyState } from '../../../src/model/index.js';
-import type { IPFamily, ProxyState } from '../../../src/model/types.js';
-import { parseIptablesDump, type IptablesDump } from '../../../src/net/iptables-dump.js';
+import type { SyncResult } from '../../../src/backend.js';
+import type { ChangeSet, IPFamily, ProxyState } from '../../../src/model/types.js';
+import { dumpToString, parseIptablesDump, type IptablesDump } from '../../../src/net/iptables-dump.js';
 import { tracePacket } from '../../../src/trace/tracer.js';
-import { renderRestoreInput } from '../../../modes/iptables/render.js';
-import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpLine } from '../../../modes/iptables/jumps.js';
+import { RecordingConntrack } from '../../support/fake-conntrack.js';
+import { FakeIptables } from '../../support/fake-iptables.js';
+import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { checkIptablesRuleJumps } from '../../support/iptables-assert.js';
-import { clusterCIDRMatch } from '../../support/mode-options.js';
+import { clusterCIDRMatch, modeOptions } from '../../support/mode-options.js';
+import { memoryLogger } from '../sync/fixtures.js';
 
 export const TEST_NODE_NAME = 'test-node';
 export const TEST_NODE_IP = '192.168.0.2';
@@ -58,43 +65,85 @@ export interface ProxyConfig {
 
 export interface RenderedCluster {
   state: ProxyState;
-  /** The restore input the renderer produced. */
+  /** The complete restore input the renderer gives for the state (kube-proxy's golden tests compare it). */
   restoreInput: string;
-  /** restoreInput plus the built-in chain jumps, as the kernel would hold them. */
+  /** The fake kernel's tables after the backend's sync. */
   dump: IptablesDump;
   warnings: string[];
 }
 
-/** Builds the state with the real model and renders it with the real iptables renderer. */
-export function renderCluster(services: ApiService[], slices: ApiEndpointSlice[], cfg: ProxyConfig = {}): RenderedCluster {
-  const family = cfg.family ?? 'IPv4';
-  const warnings: string[] = [];
-  const state = buildProxyState({
-    family,
-    nodeName: TEST_NODE_NAME,
-    node: undefined,
-    services,
-    endpointSlices: slices,
-    hostAddresses: TEST_HOST_ADDRESSES,
-    nodePortAddresses: cfg.nodePortAddresses ?? [],
-    localhostNodePorts: cfg.localhostNodePorts ?? true,
-    warn: (msg, fields) => warnings.push(`${msg} ${JSON.stringify(fields ?? {})}`),
-  });
-  const defaultCIDR = family === 'IPv4' ? '10.0.0.0/8' : 'fd00:10::/64';
-  const restoreInput = renderRestoreInput(state, {
-    family,
-    masqueradeAll: cfg.masqueradeAll ?? false,
-    masqueradeBit: 14,
-    localTraffic: clusterCIDRMatch(cfg.clusterCIDR === null ? '' : cfg.clusterCIDR ?? defaultCIDR),
-    randomFully: false,
-    nfacct: true,
-  });
-  const jumps = [...JUMP_RULES, ...KUBELET_FIREWALL_JUMPS];
-  const base = ['nat', 'filter'].map((table) =>
-    `*${table}\n${jumps.filter((j) => j.table === table).map(jumpLine).join('\n')}\nCOMMIT\n`).join('');
-  const dump = parseIptablesDump(restoreInput + base);
-  assert.deepEqual(dump.warnings, [], 'the rendered rules parse cleanly');
-  return { state, restoreInput, dump, warnings };
+export const FULL_SYNC: ChangeSet = { full: true, services: new Set() };
+
+/**
+ * A node with the iptables backend syncing into a fake iptables; `sync` builds the state with the real
+ * model and hands it to the real backend, full or partial.
+ */
+export class FlowNode {
+  readonly iptables = new FakeIptables();
+  readonly conntrack = new RecordingConntrack();
+  readonly logs: string[] = [];
+  readonly backend: IptablesBackend;
+  private readonly family: IPFamily;
+  private readonly clusterCIDR: string;
+
+  constructor(private readonly cfg: ProxyConfig = {}) {
+    this.family = cfg.family ?? 'IPv4';
+    const config = defaultConfig();
+    config.iptables.masqueradeAll = cfg.masqueradeAll ?? false;
+    config.iptables.masqueradeBit = 14;
+    config.iptables.localhostNodePorts = cfg.localhostNodePorts ?? true;
+    config.nodePortAddresses = cfg.nodePortAddresses ?? [];
+    const defaultCIDR = this.family === 'IPv4' ? '10.0.0.0/8' : 'fd00:10::/64';
+    this.clusterCIDR = cfg.clusterCIDR === null ? '' : cfg.clusterCIDR ?? defaultCIDR;
+    this.backend = new IptablesBackend(
+      modeOptions('iptables', { family: this.family, config, log: memoryLogger(this.logs), clusterCIDR: this.clusterCIDR }),
+      // No canary poll interval: every partial sync looks, so a flush in a test is seen at once.
+      { iptables: this.iptables, conntrack: this.conntrack, sysctl: new FakeSysctl({}, new Set(['net.ipv4.conf.all.route_localnet'])), canaryCheckIntervalMs: 0 },
+    );
+  }
+
+  state(services: ApiService[], slices: ApiEndpointSlice[], warnings: string[] = []): ProxyState {
+    return buildProxyState({
+      family: this.family,
+      nodeName: TEST_NODE_NAME,
+      node: undefined,
+      services,
+      endpointSlices: slices,
+      hostAddresses: TEST_HOST_ADDRESSES,
+      nodePortAddresses: this.cfg.nodePortAddresses ?? [],
+      localhostNodePorts: this.cfg.localhostNodePorts ?? true,
+      warn: (msg, fields) => warnings.push(`${msg} ${JSON.stringify(fields ?? {})}`),
+    });
+  }
+
+  /** One backend sync of the cluster; the result says whether the backend accepted it. */
+  async trySync(services: ApiService[], slices: ApiEndpointSlice[], changed: ChangeSet = FULL_SYNC): Promise<{ result: SyncResult; cluster: RenderedCluster }> {
+    const warnings: string[] = [];
+    const state = this.state(services, slices, warnings);
+    const result = await this.backend.sync(state, changed);
+    const restoreInput = renderRestoreInput(state, {
+      family: this.family,
+      masqueradeAll: this.cfg.masqueradeAll ?? false,
+      masqueradeBit: 14,
+      localTraffic: clusterCIDRMatch(this.clusterCIDR),
+      randomFully: false,
+      nfacct: true,
+    });
+    return { result, cluster: { state, restoreInput, dump: this.iptables.dump(), warnings } };
+  }
+
+  /** One backend sync that must succeed. */
+  async sync(services: ApiService[], slices: ApiEndpointSlice[], changed: ChangeSet = FULL_SYNC): Promise<RenderedCluster> {
+    const { result, cluster } = await this.trySync(services, slices, changed);
+    assert.deepEqual(result, { ok: true }, `the sync failed; logs:\n${this.logs.join('\n')}`);
+    assert.deepEqual(parseIptablesDump(cluster.restoreInput).warnings, [], 'the rendered rules parse cleanly');
+    return cluster;
+  }
+}
+
+/** Builds the state with the real model and syncs it with the real iptables backend, into a fresh fake node. */
+export function renderCluster(services: ApiService[], slices: ApiEndpointSlice[], cfg: ProxyConfig = {}): Promise<RenderedCluster> {
+  return new FlowNode(cfg).sync(services, slices);
 }
 
 export interface PacketFlow {
@@ -118,7 +167,7 @@ export async function runPacketFlows(t: TestContext, cluster: RenderedCluster, f
       if (r.masq !== (f.masq ?? false)) errors.push(`wrong masq: expected ${f.masq ?? false} got ${r.masq}`);
       if (errors.length) {
         assert.fail(`${f.name}: a ${proto} packet from ${f.sourceIP} to ${f.destIP}:${f.destPort} got:\n${errors.join('\n')}\n\n` +
-          `by matching:\n${r.matched.join('\n')}\n\nrestore input:\n${cluster.restoreInput}`);
+          `by matching:\n${r.matched.join('\n')}\n\ntables:\n${dumpToString(cluster.dump)}`);
       }
     });
   }

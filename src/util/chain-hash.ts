@@ -1,5 +1,5 @@
 /**
- * hash.ts: kube-proxy's chain-name hashes, bit for bit, so kpx's KUBE-SVC-/KUBE-SEP-/… chains carry the
+ * chain-hash.ts: kube-proxy's chain-name hashes, bit for bit, so kpx's KUBE-SVC-/KUBE-SEP-/… chains carry the
  * same names kube-proxy would give them (operators' scripts and knowledge carry over, and a switch from
  * kube-proxy to kpx finds and replaces the same chains).
  *

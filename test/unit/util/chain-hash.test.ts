@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { endpointHash, portProtoHash } from '../../../src/model/index.js';
+import { endpointHash, portProtoHash } from '../../../src/util/chain-hash.js';
 
 /** An independent base32 (RFC 4648) over the whole digest via BigInt, padded, then cut to 16 characters. */
 function referenceHash(text: string): string {
