@@ -16,11 +16,12 @@ import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
 import { IptablesRestoreError, KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import type { AppliedRules } from './applied-rules.js';
-import { ensureCanaries, flushedTable } from './canary.js';
+import { ensureCanaries } from './canary.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
 import { ensureJumps, initHost } from './host-init.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, type JumpRule } from './jumps.js';
 import { NO_SYNC, keptInput, type LastSyncInfo } from './last-sync.js';
+import { kernelDrift } from './kernel-drift.js';
 import { iptablesMetrics, recordRuleCounts, type IptablesMetrics } from './metrics.js';
 import { canReplaceTables, planFullSync, type FullSyncPlan } from './plan-full.js';
 import { planPartialSync } from './plan-partial.js';
@@ -35,8 +36,6 @@ export type { LastSyncInfo } from './last-sync.js';
 /** See plan-full.ts. */
 export type FullSyncStrategy = 'replace-tables' | 'noflush';
 
-/** How often a partial sync looks for the mangle canary (kube-proxy polls it every sync-period). */
-export const CANARY_CHECK_INTERVAL_MS = 5_000;
 
 export interface IptablesBackendExtras {
   /** Drive a named network namespace from outside (tests, sandbox, perf). */
@@ -47,8 +46,8 @@ export interface IptablesBackendExtras {
   readonly iptables?: IptablesClient;
   readonly conntrack?: ConntrackClient;
   readonly sysctl?: SysctlClient;
-  /** Minimum time between two canary checks by partial syncs (default CANARY_CHECK_INTERVAL_MS). */
-  readonly canaryCheckIntervalMs?: number;
+  /** Minimum time between two drift checks by partial syncs (default: the sync period). */
+  readonly driftCheckIntervalMs?: number;
   /** Keep every restore input whole in lastSync, however large (perf/sync restores it again). */
   readonly keepRestoreInput?: boolean;
 }
@@ -67,8 +66,10 @@ export class IptablesBackend implements Backend {
   private applied: AppliedRules | undefined;
   /** The services of the last successful sync (stale-conntrack planning); undefined before the first. */
   private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
-  private lastCanaryCheck = -Infinity;
-  private readonly canaryCheckIntervalMs: number;
+  private lastDriftCheck = -Infinity;
+  private readonly driftCheckIntervalMs: number;
+  /** The state of the last successful sync: what the kernel should hold. */
+  private lastWritten: ProxyState | undefined;
   private readonly keepRestoreInput: boolean;
   private randomFully: boolean | undefined;
   private tcpBeLiberal = false;
@@ -89,7 +90,7 @@ export class IptablesBackend implements Backend {
     this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
     this.sysctl = extras.sysctl ?? new Sysctl(extras.netns);
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
-    this.canaryCheckIntervalMs = extras.canaryCheckIntervalMs ?? CANARY_CHECK_INTERVAL_MS;
+    this.driftCheckIntervalMs = extras.driftCheckIntervalMs ?? opts.settings.syncPeriodMs;
     this.keepRestoreInput = extras.keepRestoreInput ?? false;
     this.metrics = iptablesMetrics(opts.registry);
   }
@@ -131,14 +132,14 @@ export class IptablesBackend implements Backend {
       // Full when the runner says so, or when what the kernel holds is unknown (nothing written yet, the last
       // write failed, or cleanup ran).
       partial = !changed.full && this.applied !== undefined;
-      // Like kube-proxy's iptables Monitor, the canary is polled, not checked on every sync: a check costs
-      // an exec, a large share of a one-endpoint sync. A flush in between also makes the next partial
-      // restore fail (its jumps to KUBE-MARK-MASQ dangle), which forces a full sync anyway.
-      if (partial && performance.now() - this.lastCanaryCheck >= this.canaryCheckIntervalMs) {
-        this.lastCanaryCheck = performance.now();
-        const flushed = await flushedTable(this.ipt, this.savedTables);
-        if (flushed) {
-          this.log.info('KUBE-PROXY-CANARY is gone (table flushed?): doing a full sync', { table: flushed });
+      // Where kube-proxy rewrites everything every sync period, kpx checks, once per sync period, that the
+      // kernel still holds what it wrote (kernel-drift.ts), and rewrites only when it does not. A change in
+      // between also makes the next partial restore fail (its jumps dangle), which forces a full sync anyway.
+      if (partial && performance.now() - this.lastDriftCheck >= this.driftCheckIntervalMs) {
+        this.lastDriftCheck = performance.now();
+        const drift = await this.drift();
+        if (drift) {
+          this.log.info('the iptables rules differ from what kpx wrote (changed by another program?): doing a full sync', { drift });
           partial = false;
         }
       }
@@ -156,7 +157,20 @@ export class IptablesBackend implements Backend {
     }
     await this.cleanConntrack(state);
     this.prevServices = state.services;
+    this.lastWritten = state;
     return { ok: true };
+  }
+
+  /**
+   * How the kernel differs from the last sync's state, or undefined when it does not. Free while nf_tables'
+   * generation shows that only kpx committed; otherwise one iptables-save and a (memoised) full render.
+   */
+  private async drift(): Promise<string | undefined> {
+    const written = this.lastWritten;
+    if (!written) return 'nothing written yet';
+    if (this.savedTables.isCurrent(await this.ipt.generation())) return undefined;
+    const { saved } = await this.savedTables.read(this.ipt);
+    return kernelDrift(saved, renderRules(written, this.renderOptions(written.node), {}, this.cache), this.jumps());
   }
 
   /** One restore of kpx's; its tables are counted as kpx's own commits, a failure forgets the saved tables. */
@@ -189,7 +203,7 @@ export class IptablesBackend implements Backend {
       const tsv = performance.now();
       ({ saved, reused: reusedSave } = await this.savedTables.read(this.ipt));
       saveMs = performance.now() - tsv;
-      this.lastCanaryCheck = performance.now();
+      this.lastDriftCheck = performance.now();
     }
     let plan: FullSyncPlan;
     if (saved && canReplaceTables(saved)) {
@@ -288,6 +302,7 @@ export class IptablesBackend implements Backend {
     if (plan.input) await this.ipt.restore(plan.input, { noFlush: true });
     this.applied = undefined;
     this.prevServices = undefined;
+    this.lastWritten = undefined;
     this.initDone = false;
   }
 

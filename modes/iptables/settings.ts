@@ -12,4 +12,6 @@ export interface IptablesSettings {
    */
   readonly localhostNodePorts: boolean;
   readonly localTraffic: LocalTrafficDetector;
+  /** --iptables-sync-period: how often a sync checks that the kernel still holds kpx's rules (kernel-drift.ts). */
+  readonly syncPeriodMs: number;
 }

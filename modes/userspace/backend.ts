@@ -104,11 +104,14 @@ export class UserspaceBackend implements Backend {
         this.#log.warn('SCTP is not supported for user space proxy; service port skipped', { servicePort: sp.key, protocol: sp.protocol });
       }
       const { ports } = await this.#listeners.sync(plan.listeners);
-      const checkJumps = this.#checkJumps || changed.full;
+      // A sync that carries no change is the sync period's: the portal rules are few, so it rewrites them all
+      // (repairing whatever another program did to them) instead of comparing.
+      const rewrite = changed.full || changed.services.size === 0;
+      const checkJumps = this.#checkJumps || rewrite;
       const jumps = checkJumps ? missingJumpLines(await this.#save()) : { nat: [], filter: [] };
       const ruleOpts = { family: this.family, bindHost: this.#listeners.host, hostIP: state.node.ips[0] ?? '', nodePortAddresses: state.nodePortAddresses };
       const rules = renderPortalRules(plan.targets, ports, ruleOpts);
-      if (changed.full || rules !== this.#lastRules || jumps.nat.length + jumps.filter.length > 0) {
+      if (rewrite || rules !== this.#lastRules || jumps.nat.length + jumps.filter.length > 0) {
         const withJumps = renderPortalRules(plan.targets, ports, ruleOpts, jumps);
         await this.#opts.iptables.restore(withJumps, { noFlush: true });
       }

@@ -57,6 +57,16 @@ export interface KernelFigures {
   /** A no-op `iptables-restore --noflush` in the loaded namespace: the floor of any partial sync. */
   readonly noopRestoreMs: number;
   readonly oneServiceMs: number;
+  /**
+   * The sync period's sync with nothing changed: the drift check alone (nobody else committed). This harness
+   * drives the namespace from outside, so the nf_tables generation read spawns a process into it; kpx in its
+   * own namespace reads it in-process.
+   */
+  readonly periodicMs: number;
+  /** The same after another program committed a chain of its own: one iptables-save and a compare, no write. */
+  readonly periodicForeignMs: number;
+  /** The same after another program flushed nat: the periodic sync repairs it (a full sync). */
+  readonly repairMs: number;
   /** Lines the (last) one-service sync sent to iptables-restore. */
   readonly oneServiceLines: number;
   /** Every sample, in order, for the JSON. */
@@ -92,7 +102,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
   const dropAll = async () => { for (const ns of made.splice(0)) await deleteNamespace(ns).catch(() => undefined); };
   // Ctrl-C or a kill in the middle of a minutes-long restore must not leave namespaces behind.
   const unregister = registerForExitCleanup({ pids: () => [], namespaces: () => [...made] });
-  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], fullSave: [], fullMerge: [], fullReusedSave: [], bare: [], bareReload: [], oneEndpointRestore: [], oneEndpointBackend: [], noopRestore: [], bareNoflush: [], oneEndpoint: [], oneService: [] };
+  const samples: Record<string, number[]> = { fullFirst: [], full: [], fullRender: [], fullRestore: [], save: [], fullSave: [], fullMerge: [], fullReusedSave: [], bare: [], bareReload: [], oneEndpointRestore: [], oneEndpointBackend: [], noopRestore: [], bareNoflush: [], oneEndpoint: [], oneService: [], periodic: [], periodicForeign: [], repair: [] };
   const progress = opts.onProgress ?? (() => undefined);
   const bigTimeout = 30 * 60_000;
   let inputLines = 0;
@@ -158,6 +168,28 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
         await exec('iptables-save', [], { netns: ns, timeoutMs: bigTimeout });
         samples.save.push(performance.now() - t);
         progress(`run ${run + 1}: bare restore ${samples.bare.at(-1)!.toFixed(0)} ms, steady full sync ${samples.full.at(-1)!.toFixed(0)} ms`);
+
+        // The sync period's sync, which kube-proxy makes a full rewrite: a backend that checks drift on every
+        // sync (the kpx run's checks once per sync period) takes over the loaded tables with one full sync.
+        const checker = new IptablesBackend(iptablesBackendOptions(), { netns: ns, driftCheckIntervalMs: 0 });
+        const periodicSync = async (what: string) => {
+          const t1 = performance.now();
+          const r = await checker.sync(state, { full: false, services: new Set() });
+          if (!r.ok) throw new Error(`${what} failed: ${r.error.message}`);
+          return performance.now() - t1;
+        };
+        if (!(await checker.sync(state, { full: true, services: new Set() })).ok) throw new Error('the checker\'s full sync failed');
+        samples.periodic.push(await periodicSync('a periodic sync'));
+        if (checker.lastSync.kind !== 'partial' || checker.lastSync.inputLength !== 0) progress('warning: the periodic sync wrote something');
+        await exec('iptables', ['-w', '-t', 'filter', '-N', `PERF-FOREIGN-${run}`], { netns: ns });
+        samples.periodicForeign.push(await periodicSync('a periodic sync after a foreign commit'));
+        if (checker.lastSync.kind !== 'partial' || checker.lastSync.inputLength !== 0) progress('warning: the periodic sync after a foreign commit wrote something');
+        await exec('iptables', ['-w', '-t', 'nat', '-F'], { netns: ns });
+        samples.repair.push(await periodicSync('the repair of a flushed nat'));
+        if (checker.lastSync.kind !== 'full') progress('warning: a flushed nat was not repaired by the periodic sync');
+        progress(`run ${run + 1}: periodic sync ${samples.periodic.at(-1)!.toFixed(0)} ms, after a foreign commit ${samples.periodicForeign.at(-1)!.toFixed(0)} ms, repair of a flushed nat ${samples.repair.at(-1)!.toFixed(0)} ms`);
+        // The proxier's backend wrote last before the checker: its next sync is full (nothing else changes).
+        if (!(await backend.sync(state, { full: true, services: new Set() })).ok) throw new Error('the steady full sync after the checker failed');
 
         // Once per size: with the nft backend it grows quadratically (minutes at 5k services on a busy machine).
         if (opts.noflush && run === 0) {
@@ -235,6 +267,9 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
     oneEndpointLines,
     noopRestoreMs: median(samples.noopRestore),
     oneServiceMs: median(samples.oneService),
+    periodicMs: median(samples.periodic),
+    periodicForeignMs: median(samples.periodicForeign),
+    repairMs: median(samples.repair),
     oneServiceLines,
     samples,
   };

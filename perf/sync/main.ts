@@ -50,6 +50,10 @@ export interface SyncEntry {
   readonly bareReloadMs: number | null;
   readonly oneEndpointMs: number | null;
   readonly oneServiceMs: number | null;
+  /** The sync period's sync with nothing changed (the drift check), after a foreign commit, and a flushed nat's repair. */
+  readonly periodicMs: number | null;
+  readonly periodicForeignMs: number | null;
+  readonly repairMs: number | null;
   /** kpx's own process, state loaded (iptables mode), or null when not measured. */
   readonly rssBytes: number | null;
   readonly detail: Record<string, unknown>;
@@ -129,6 +133,7 @@ async function main(): Promise<void> {
           fullSyncMs: k?.fullSyncMs ?? null, fullSyncFirstMs: k?.fullSyncFirstMs ?? null,
           bareRestoreMs: k?.bareRestoreMs ?? null, bareNoflushMs: k?.bareNoflushMs ?? null, bareReloadMs: k?.bareReloadMs ?? null,
           oneEndpointMs: k?.oneEndpointMs ?? null, oneServiceMs: k?.oneServiceMs ?? null,
+          periodicMs: k?.periodicMs ?? null, periodicForeignMs: k?.periodicForeignMs ?? null, repairMs: k?.repairMs ?? null,
           rssBytes: mode === 'iptables' ? proc?.rssBytes ?? null : null,
           detail: {
             renderRunsMs: p.runsMs, output: p.outputSize,
@@ -143,12 +148,13 @@ async function main(): Promise<void> {
   const wallMs = performance.now() - t0;
 
   const ipt = entries.filter((e) => e.mode === 'iptables');
-  const header = ['services × eps', 'model', 'render', 'bare restore', 'bare reload', '--noflush', 'full sync (first)', 'full sync', 'full / bare', 'one endpoint', '% of full', 'one service', 'kpx RSS'];
+  const header = ['services × eps', 'model', 'render', 'bare restore', 'bare reload', '--noflush', 'full sync (first)', 'full sync', 'full / bare', 'one endpoint', '% of full', 'one service', 'periodic', '% of full', 'periodic, foreign commit', 'flushed nat repaired', 'kpx RSS'];
   const rows = ipt.map((e) => [
     `${e.services} × ${e.endpoints}`, fmtMs(e.modelMs), fmtMs(e.renderMs), fmtMs(e.bareRestoreMs), fmtMs(e.bareReloadMs), fmtMs(e.bareNoflushMs), fmtMs(e.fullSyncFirstMs),
     fmtMs(e.fullSyncMs), e.fullSyncMs && e.bareRestoreMs ? `${(e.fullSyncMs / e.bareRestoreMs).toFixed(2)}×` : '-',
     fmtMs(e.oneEndpointMs), e.oneEndpointMs && e.fullSyncMs ? `${((100 * e.oneEndpointMs) / e.fullSyncMs).toFixed(1)}%` : '-',
-    fmtMs(e.oneServiceMs), fmtMB(e.rssBytes),
+    fmtMs(e.oneServiceMs), fmtMs(e.periodicMs), e.periodicMs && e.fullSyncMs ? `${((100 * e.periodicMs) / e.fullSyncMs).toFixed(1)}%` : '-',
+    fmtMs(e.periodicForeignMs), fmtMs(e.repairMs), fmtMB(e.rssBytes),
   ]);
   const pureHeader = ['services × eps', 'mode', 'render/plan', 'retained heap', 'output'];
   const pureRows = entries.map((e) => [`${e.services} × ${e.endpoints}`, e.mode, fmtMs(e.renderMs), fmtMB(e.renderHeapBytes), String(e.detail.output)]);
@@ -200,6 +206,10 @@ function evaluateTargets(entries: readonly SyncEntry[]): TargetCheck[] {
     out.push({ name: 'one-endpoint change sub-linear from 5k to 30k (growth < 6×)', met: g < 6, detail: `${fmtMs(at5k.oneEndpointMs)} → ${fmtMs(at30k.oneEndpointMs)} = ${g.toFixed(2)}× for 6× the services` });
   } else out.push({ name: 'one-endpoint change sub-linear from 5k to 30k', met: null, detail: 'needs both 5000 and 30000 in --services' });
   const at10k = ipt(10000);
+  if (at10k?.periodicMs && at10k.fullSyncMs) {
+    const p = (100 * at10k.periodicMs) / at10k.fullSyncMs;
+    out.push({ name: 'periodic sync with nothing changed at 10,000 × 2 ≤ 1% of a full sync', met: p <= 1, detail: `${fmtMs(at10k.periodicMs)} = ${p.toFixed(2)}% of ${fmtMs(at10k.fullSyncMs)}` });
+  } else out.push({ name: 'periodic sync with nothing changed at 10,000 × 2 ≤ 1% of a full sync', met: null, detail: 'not measured in this run' });
   if (at10k?.rssBytes) {
     out.push({ name: 'kpx RSS at 10,000 services ≤ 150 MB', met: at10k.rssBytes <= 150e6, detail: `${(at10k.rssBytes / 1e6).toFixed(0)} MB (${fmtMB(at10k.rssBytes)})` });
   } else out.push({ name: 'kpx RSS at 10,000 services ≤ 150 MB', met: null, detail: 'not measured in this run' });

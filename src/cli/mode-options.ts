@@ -28,6 +28,7 @@ const RESOLVERS: { readonly [M in ProxyMode]: (config: KpxConfig, family: IPFami
     masqueradeBit: config.iptables.masqueradeBit,
     localhostNodePorts: servesLocalhostNodePorts(config.nodePortAddresses, config.iptables.localhostNodePorts, family),
     localTraffic: localTrafficDetector(config, family),
+    syncPeriodMs: config.iptables.syncPeriodMs,
   }),
   ipvs: (config, family) => ({
     scheduler: config.ipvs.scheduler,

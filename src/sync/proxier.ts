@@ -42,6 +42,9 @@ export interface ServiceHealthSyncer {
   sync(entries: readonly ServiceHealthEntry[]): Promise<void>;
 }
 
+/** kube-proxy's proxyutil.FullSyncPeriod: a full rewrite at most hourly, besides start and failures. */
+export const FULL_SYNC_PERIOD_MS = 60 * 60_000;
+
 export interface ProxierOptions {
   readonly nodeName: string;
   /** One backend per IP family, in the order they are synced. */
@@ -51,6 +54,11 @@ export interface ProxierOptions {
   readonly localhostNodePorts: boolean;
   readonly minSyncPeriodMs: number;
   readonly syncPeriodMs: number;
+  /**
+   * At most this long between two full syncs (default FULL_SYNC_PERIOD_MS, kube-proxy's FullSyncPeriod). The
+   * syncs of the sync period in between are partial: a mode checks there that the kernel holds its rules.
+   */
+  readonly fullSyncPeriodMs?: number;
   /** First retry delay after a failed sync (default 1 s, doubling up to the sync period). */
   readonly retryInitialMs?: number;
   readonly clock: Clock;
@@ -110,6 +118,7 @@ export class Proxier implements SourceHandler {
       clock: opts.clock,
       minIntervalMs: opts.minSyncPeriodMs,
       maxIntervalMs: opts.syncPeriodMs,
+      fullSyncPeriodMs: opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS,
       retryInitialMs: opts.retryInitialMs,
       log: opts.log,
     });

@@ -7,7 +7,8 @@
  *     never twice at once: one sync is in flight at most, and any number of run() calls made meanwhile
  *     collapse into one pending sync.
  *  2. The sync function runs at least once per maxIntervalMs (the sync period) even when nothing asks for
- *     it, and a *full* sync happens at least once per fullSyncPeriodMs (default: the sync period), at
+ *     it, and a *full* sync happens at least once per fullSyncPeriodMs (default: the sync period; the proxier
+ *     passes kube-proxy's hour), at
  *     start, after any failed sync, and whenever requestFullSync() was called since the last sync.
  *  3. After a failed sync (a thrown error or a 'failed' outcome) the next sync is full and is retried after
  *     a backoff that doubles from retryInitialMs up to retryMaxMs (default: the sync period). While backing

@@ -35,7 +35,7 @@ async function namespace(t: { after: (fn: () => Promise<void>) => void }): Promi
 
 function backend(ns: string, registry = new Registry()): IptablesBackend {
   return new IptablesBackend(modeOptions('iptables', { log, registry, clusterCIDR: '10.0.0.0/8' }),
-    { netns: ns, canaryCheckIntervalMs: 0 });
+    { netns: ns, driftCheckIntervalMs: 0 });
 }
 
 const save = async (ns: string) => (await exec('iptables-save', [], { netns: ns })).stdout;

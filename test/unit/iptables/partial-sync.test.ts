@@ -25,7 +25,7 @@ function setup() {
   const config = defaultConfig();
   config.iptables.localhostNodePorts = false;
   const b = new IptablesBackend(modeOptions('iptables', { config, log, registry, clusterCIDR: '10.0.0.0/8' }),
-    { iptables: ipt, conntrack: ct, sysctl: new FakeSysctl(), canaryCheckIntervalMs: 0 });
+    { iptables: ipt, conntrack: ct, sysctl: new FakeSysctl(), driftCheckIntervalMs: 0 });
   return { ipt, ct, registry, b };
 }
 

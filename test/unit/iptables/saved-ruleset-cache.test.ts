@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { flushedTable } from '../../../modes/iptables/canary.js';
 import { KUBE_PROXY_CANARY } from '../../../modes/iptables/chain-names.js';
 import { SavedRulesetCache } from '../../../modes/iptables/saved-ruleset-cache.js';
 import { FakeIptables } from '../../support/fake-iptables.js';
@@ -53,17 +52,4 @@ test('a missing mangle canary is created, and being an uncounted commit, the nex
   assert.equal(await ipt.chainExists('mangle', KUBE_PROXY_CANARY), true);
   assert.equal((await cache.read(ipt)).reused, false);
   assert.equal((await cache.read(ipt)).reused, true, 'then the canary is there and nothing changed');
-});
-
-test('the canary check looks at nat and filter only when someone else committed', async () => {
-  const ipt = new FakeIptables({ generation: 0 });
-  ipt.external(CANARIES, {});
-  const cache = new SavedRulesetCache();
-  await cache.read(ipt);
-  assert.equal(await flushedTable(ipt, cache), undefined);
-  // Someone replaces nat: a commit kpx did not count, so the check looks at nat's canary.
-  ipt.external('*nat\nCOMMIT\n', {});
-  assert.equal(await flushedTable(ipt, cache), 'nat');
-  ipt.external(`*mangle\n-X ${KUBE_PROXY_CANARY}\nCOMMIT\n`);
-  assert.equal(await flushedTable(ipt, cache), 'mangle');
 });

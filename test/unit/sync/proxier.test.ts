@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
-import { Proxier, type HealthRecorder, type ServiceHealthSyncer } from '../../../src/sync/proxier.js';
+import { FULL_SYNC_PERIOD_MS, Proxier, type HealthRecorder, type ServiceHealthSyncer } from '../../../src/sync/proxier.js';
 import type { ServiceHealthEntry } from '../../../src/sync/service-health-entries.js';
 import type { IPFamily } from '../../../src/model/types.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -247,13 +247,17 @@ test('deleting a service removes its ports in a partial sync', async () => {
   await proxier.stop();
 });
 
-test('periodic syncs happen every sync period and are full', async () => {
+test('periodic syncs happen every sync period and are partial; a full one comes at most hourly', async () => {
   const { clock, backend, proxier } = setup();
   proxier.start();
   loadCluster(proxier);
   await clock.tick(61_000);
-  assert.deepEqual(backend.syncs.map((s) => s.changed.full), [true, true, true]);
+  assert.deepEqual(backend.syncs.map((s) => s.changed.full), [true, false, false]);
+  assert.deepEqual([...backend.syncs[1].changed.services], [], 'a periodic sync carries no change');
   assert.equal(backend.syncs[1].state, backend.syncs[0].state, 'nothing changed: the same state object is handed over');
+  await clock.tick(FULL_SYNC_PERIOD_MS - 61_000);
+  const fulls = backend.syncs.filter((s) => s.changed.full).length;
+  assert.equal(fulls, 2, 'the hourly full sync');
   await proxier.stop();
 });
 

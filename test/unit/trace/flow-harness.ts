@@ -98,7 +98,7 @@ export class FlowNode {
     this.backend = new IptablesBackend(
       modeOptions('iptables', { family: this.family, config, log: memoryLogger(this.logs), clusterCIDR: this.clusterCIDR }),
       // No canary poll interval: every partial sync looks, so a flush in a test is seen at once.
-      { iptables: this.iptables, conntrack: this.conntrack, sysctl: new FakeSysctl({}, new Set(['net.ipv4.conf.all.route_localnet'])), canaryCheckIntervalMs: 0 },
+      { iptables: this.iptables, conntrack: this.conntrack, sysctl: new FakeSysctl({}, new Set(['net.ipv4.conf.all.route_localnet'])), driftCheckIntervalMs: 0 },
     );
   }
 
