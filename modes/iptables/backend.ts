@@ -149,8 +149,8 @@ export class IptablesBackend implements Backend {
       this.applied = undefined;
       // As kube-proxy: restore failures count iptables-restore rejecting input; a partial sync counts
       // as failed whatever went wrong (its changes are lost, so the next sync is full).
-      if (err instanceof IptablesRestoreError) this.metrics.restoreFailures.inc();
-      if (partial) this.metrics.partialRestoreFailures.inc();
+      if (err instanceof IptablesRestoreError) this.metrics.restoreFailures.inc({ ip_family: this.family });
+      if (partial) this.metrics.partialRestoreFailures.inc({ ip_family: this.family });
       const error = err instanceof KpxError ? err : new KpxError('KPX_IPTABLES_SYNC', errorMessage(err), { cause: err });
       this.log.error('iptables sync failed', { partial, error: error.message });
       return { ok: false, error };
@@ -188,7 +188,7 @@ export class IptablesBackend implements Backend {
 
   private recordApplied(r: RenderedRules, applied: AppliedRules, written: { filter: number; nat: number }): void {
     this.applied = applied;
-    recordRuleCounts(this.metrics, r.totalRules, written);
+    recordRuleCounts(this.metrics, this.family, r.totalRules, written);
   }
 
   private async syncFull(state: ProxyState, t0: number): Promise<void> {

@@ -25,10 +25,10 @@ import type { IpvsSettings } from './settings.js';
 /** A draining real server is deleted after this long even if connections remain (kube-proxy has no cap). */
 export const GRACEFUL_TIMEOUT_MS = 15 * 60_000;
 
-function restoreFailures(registry: Registry): Counter {
+function restoreFailures(registry: Registry): Counter<'ip_family'> {
   const name = 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total';
-  return (registry.getSingleMetric(name) as Counter | undefined)
-    ?? new Counter({ name, help: 'Cumulative proxy iptables restore failures', registers: [registry] });
+  return (registry.getSingleMetric(name) as Counter<'ip_family'> | undefined)
+    ?? new Counter({ name, help: 'Cumulative proxy iptables restore failures', labelNames: ['ip_family'], registers: [registry] });
 }
 
 export class IpvsBackend implements Backend {
@@ -38,7 +38,7 @@ export class IpvsBackend implements Backend {
   private readonly ipt: Iptables;
   private readonly ipset = new Ipset();
   private readonly link = new DummyLink(DUMMY_DEVICE);
-  private readonly failures: Counter;
+  private readonly failures: Counter<'ip_family'>;
   private client: IpvsClient | undefined;
   private terminating: ReadonlyMap<string, number> = new Map();
   private randomFully = false;
@@ -132,7 +132,7 @@ export class IpvsBackend implements Backend {
       try {
         await this.ipt.restore(renderIpvsRules(plan, this.rulesOptions(state)), { noFlush: true, counters: true });
       } catch (err) {
-        this.failures.inc();
+        this.failures.inc({ ip_family: this.family });
         throw err;
       }
       await this.link.changeAddresses([], diff.unbind);

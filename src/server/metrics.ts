@@ -2,44 +2,50 @@
  * metrics.ts: kube-proxy's metrics (subsystem kubeproxy_), registered on one prom-client Registry.
  * Mode-specific metrics are registered by each mode on the same registry.
  */
-import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets, linearBuckets } from 'prom-client';
+
+/** kube-proxy 1.33+ labels its per-sync metrics with the IP family ("IPv4", "IPv6"): one series per family. */
+export type FamilyLabel = 'ip_family';
 
 export interface ProxyMetrics {
   readonly registry: Registry;
-  readonly syncProxyRulesDuration: Histogram;
-  readonly syncFullProxyRulesDuration: Histogram;
-  readonly syncPartialProxyRulesDuration: Histogram;
-  readonly syncProxyRulesLastTimestamp: Gauge;
-  readonly syncProxyRulesLastQueuedTimestamp: Gauge;
-  readonly networkProgrammingDuration: Histogram;
+  readonly syncProxyRulesDuration: Histogram<FamilyLabel>;
+  readonly syncFullProxyRulesDuration: Histogram<FamilyLabel>;
+  readonly syncPartialProxyRulesDuration: Histogram<FamilyLabel>;
+  readonly syncProxyRulesLastTimestamp: Gauge<FamilyLabel>;
+  readonly syncProxyRulesLastQueuedTimestamp: Gauge<FamilyLabel>;
+  readonly networkProgrammingDuration: Histogram<FamilyLabel>;
   readonly endpointChangesPending: Gauge;
   readonly endpointChangesTotal: Counter;
   readonly serviceChangesPending: Gauge;
   readonly serviceChangesTotal: Counter;
-  readonly noLocalEndpointsTotal: Gauge<'traffic_policy'>;
+  readonly noLocalEndpointsTotal: Gauge<FamilyLabel | 'traffic_policy'>;
   readonly proxyHealthzTotal: Counter<'code'>;
   readonly proxyLivezTotal: Counter<'code'>;
 }
 
 const SYNC_BUCKETS = exponentialBuckets(0.001, 2, 15);
-// kube-proxy: 0.25s ... 5 min (LinearBuckets then exponential); these are its published boundaries.
-const NPL_BUCKETS = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 45, 60, 75, 90, 105, 120, 135, 150, 165, 180, 195, 210, 225, 240, 255, 270, 285, 300];
+/** kube-proxy's: 0, then 0.25 s and 0.5 s, every second to 59 s, every 5 s to 115 s, every 30 s to 5 min. */
+export const NETWORK_PROGRAMMING_BUCKETS: readonly number[] = [
+  0, 0.25, 0.5, ...linearBuckets(1, 1, 59), ...linearBuckets(60, 5, 12), ...linearBuckets(120, 30, 7),
+];
 
 export function createProxyMetrics(registry: Registry = new Registry()): ProxyMetrics {
   const registers = [registry];
+  const ip = ['ip_family'] as const;
   return {
     registry,
-    syncProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds', buckets: SYNC_BUCKETS, registers }),
-    syncFullProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_full_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds for full resyncs', buckets: SYNC_BUCKETS, registers }),
-    syncPartialProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_partial_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds for partial resyncs', buckets: SYNC_BUCKETS, registers }),
-    syncProxyRulesLastTimestamp: new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds', help: 'The last time proxy rules were successfully synced', registers }),
-    syncProxyRulesLastQueuedTimestamp: new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds', help: 'The last time a sync of proxy rules was queued', registers }),
-    networkProgrammingDuration: new Histogram({ name: 'kubeproxy_network_programming_duration_seconds', help: 'In Cluster Network Programming Latency in seconds', buckets: NPL_BUCKETS, registers }),
+    syncProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds', labelNames: ip, buckets: SYNC_BUCKETS, registers }),
+    syncFullProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_full_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds for full resyncs', labelNames: ip, buckets: SYNC_BUCKETS, registers }),
+    syncPartialProxyRulesDuration: new Histogram({ name: 'kubeproxy_sync_partial_proxy_rules_duration_seconds', help: 'SyncProxyRules latency in seconds for partial resyncs', labelNames: ip, buckets: SYNC_BUCKETS, registers }),
+    syncProxyRulesLastTimestamp: new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_timestamp_seconds', help: 'The last time proxy rules were successfully synced', labelNames: ip, registers }),
+    syncProxyRulesLastQueuedTimestamp: new Gauge({ name: 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds', help: 'The last time a sync of proxy rules was queued', labelNames: ip, registers }),
+    networkProgrammingDuration: new Histogram({ name: 'kubeproxy_network_programming_duration_seconds', help: 'In Cluster Network Programming Latency in seconds', labelNames: ip, buckets: [...NETWORK_PROGRAMMING_BUCKETS], registers }),
     endpointChangesPending: new Gauge({ name: 'kubeproxy_sync_proxy_rules_endpoint_changes_pending', help: 'Pending proxy rules Endpoint changes', registers }),
     endpointChangesTotal: new Counter({ name: 'kubeproxy_sync_proxy_rules_endpoint_changes_total', help: 'Cumulative proxy rules Endpoint changes', registers }),
     serviceChangesPending: new Gauge({ name: 'kubeproxy_sync_proxy_rules_service_changes_pending', help: 'Pending proxy rules Service changes', registers }),
     serviceChangesTotal: new Counter({ name: 'kubeproxy_sync_proxy_rules_service_changes_total', help: 'Cumulative proxy rules Service changes', registers }),
-    noLocalEndpointsTotal: new Gauge({ name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total', help: 'Number of services with a Local traffic policy and no endpoints', labelNames: ['traffic_policy'], registers }),
+    noLocalEndpointsTotal: new Gauge({ name: 'kubeproxy_sync_proxy_rules_no_local_endpoints_total', help: 'Number of services with a Local traffic policy and no endpoints', labelNames: ['ip_family', 'traffic_policy'], registers }),
     proxyHealthzTotal: new Counter({ name: 'kubeproxy_proxy_healthz_total', help: 'Cumulative proxy healthz HTTP status', labelNames: ['code'], registers }),
     proxyLivezTotal: new Counter({ name: 'kubeproxy_proxy_livez_total', help: 'Cumulative proxy livez HTTP status', labelNames: ['code'], registers }),
   };

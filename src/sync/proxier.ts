@@ -168,7 +168,7 @@ export class Proxier implements SourceHandler {
       return;
     }
     for (const f of this.families) this.opts.health?.queuedUpdate(f);
-    this.opts.metrics.syncProxyRulesLastQueuedTimestamp.set(this.opts.clock.now() / 1000);
+    for (const f of this.families) this.opts.metrics.syncProxyRulesLastQueuedTimestamp.set({ ip_family: f }, this.opts.clock.now() / 1000);
     if (needsFull) this.runner.requestFullSync();
     else this.runner.run();
   }
@@ -214,10 +214,12 @@ export class Proxier implements SourceHandler {
         res = { ok: false, error: { code: 'KPX_BACKEND_THREW', message: errorMessage(err) } };
       }
       const seconds = Math.max(0, clock.now() - t0) / 1000;
-      metrics.syncProxyRulesDuration.observe(seconds);
-      (req.full ? metrics.syncFullProxyRulesDuration : metrics.syncPartialProxyRulesDuration).observe(seconds);
+      const family = { ip_family: backend.family };
+      metrics.syncProxyRulesDuration.observe(family, seconds);
+      (req.full ? metrics.syncFullProxyRulesDuration : metrics.syncPartialProxyRulesDuration).observe(family, seconds);
       results.set(backend.family, res);
       if (res.ok) {
+        metrics.syncProxyRulesLastTimestamp.set(family, clock.now() / 1000);
         this.opts.health?.updated(backend.family);
         log.v(2).info('synced proxy rules', { family: backend.family, full: req.full, changed: changed.size, seconds });
       } else {
@@ -235,13 +237,15 @@ export class Proxier implements SourceHandler {
     }
     this.unsynced.clear();
     const now = clock.now();
-    metrics.syncProxyRulesLastTimestamp.set(now / 1000);
-    for (const times of changes.endpoints.triggerTimes.values()) {
-      for (const t of times) metrics.networkProgrammingDuration.observe(Math.max(0, now - t) / 1000);
+    for (const [f, state] of states) {
+      const ip_family = f;
+      for (const times of changes.endpoints.triggerTimes.values()) {
+        for (const t of times) metrics.networkProgrammingDuration.observe({ ip_family }, Math.max(0, now - t) / 1000);
+      }
+      const noLocal = noLocalEndpointCounts(state);
+      metrics.noLocalEndpointsTotal.set({ ip_family, traffic_policy: 'internal' }, noLocal.internal);
+      metrics.noLocalEndpointsTotal.set({ ip_family, traffic_policy: 'external' }, noLocal.external);
     }
-    const noLocal = noLocalEndpointCounts(states);
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal' }, noLocal.internal);
-    metrics.noLocalEndpointsTotal.set({ traffic_policy: 'external' }, noLocal.external);
     if (this.opts.serviceHealth) {
       try {
         await this.opts.serviceHealth.sync(serviceHealthEntries(states));

@@ -37,15 +37,13 @@ export function serviceHealthEntries(states: ReadonlyMap<IPFamily, ProxyState>):
  * endpoints exist elsewhere, per policy (kube-proxy's sync_proxy_rules_no_local_endpoints_total:
  * "internal" for internalTrafficPolicy=Local, "external" for externalTrafficPolicy=Local).
  */
-export function noLocalEndpointCounts(states: ReadonlyMap<IPFamily, ProxyState>): { internal: number; external: number } {
+export function noLocalEndpointCounts(state: ProxyState): { internal: number; external: number } {
   let internal = 0;
   let external = 0;
-  for (const state of states.values()) {
-    for (const sp of state.services.values()) {
-      if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
-      if (sp.internalPolicyLocal) internal++;
-      if (sp.externalPolicyLocal) external++;
-    }
+  for (const sp of state.services.values()) {
+    if (!sp.hasAnyEndpoints || sp.localEndpoints.length > 0) continue;
+    if (sp.internalPolicyLocal) internal++;
+    if (sp.externalPolicyLocal) external++;
   }
   return { internal, external };
 }

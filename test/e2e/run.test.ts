@@ -86,9 +86,9 @@ test('kpx programs the example cluster, serves health and metrics, and keeps its
   assert.equal(JSON.parse(healthz.body).nodeEligible, true);
   const metrics = await curl('http://127.0.0.1:10249/metrics');
   assert.equal(metrics.status, 200);
-  assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_duration_seconds_count [1-9]/m);
-  assert.match(metrics.body, /^kubeproxy_sync_full_proxy_rules_duration_seconds_count [1-9]/m);
-  assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_last_timestamp_seconds [1-9]/m);
+  assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} [1-9]/m);
+  assert.match(metrics.body, /^kubeproxy_sync_full_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} [1-9]/m);
+  assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_last_timestamp_seconds\{ip_family="IPv4"\} [1-9]/m);
   assert.match(metrics.body, /^kubeproxy_sync_proxy_rules_service_changes_total 7$/m);
   // The process metrics every Kubernetes component exports, as kube-proxy does.
   assert.match(metrics.body, /^process_resident_memory_bytes [1-9]\d{6,}$/m);

@@ -143,8 +143,8 @@ COMMIT
 
   // Rule metrics count every nat rule, written or not.
   const metrics = await registry.metrics();
-  assert.match(metrics, /kubeproxy_sync_proxy_rules_iptables_total\{table="nat"\} 10\n/);
-  assert.match(metrics, /kubeproxy_sync_proxy_rules_iptables_total\{table="filter"\} 4\n/);
+  assert.match(metrics, /kubeproxy_sync_proxy_rules_iptables_total\{ip_family="IPv4",table="nat"\} 10\n/);
+  assert.match(metrics, /kubeproxy_sync_proxy_rules_iptables_total\{ip_family="IPv4",table="filter"\} 4\n/);
 });
 
 test('a failed partial restore counts as a partial failure and the next sync is full', async () => {
@@ -155,8 +155,8 @@ test('a failed partial restore counts as a partial failure and the next sync is 
   assert.equal(res.ok, false);
   if (!res.ok) { assert.equal(res.error.code, 'KPX_IPTABLES_RESTORE'); }
   const m = await registry.metrics();
-  assert.match(m, /kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total 1/);
-  assert.match(m, /kubeproxy_sync_proxy_rules_iptables_restore_failures_total 1/);
+  assert.match(m, /kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total\{ip_family="IPv4"\} 1/);
+  assert.match(m, /kubeproxy_sync_proxy_rules_iptables_restore_failures_total\{ip_family="IPv4"\} 1/);
   assert.deepEqual(await b.sync(proxyState([svc1, svc2]), changed('ns2/svc2')), { ok: true });
   assert.equal(b.lastSync.kind, 'full');
 });

@@ -7,9 +7,9 @@ import { get, recordingLogger } from './helpers.js';
 
 test("/metrics serves kube-proxy's metric names from the registry", async (t) => {
   const metrics = createProxyMetrics(new Registry());
-  metrics.syncProxyRulesDuration.observe(0.02);
+  metrics.syncProxyRulesDuration.observe({ ip_family: 'IPv4' }, 0.02);
   metrics.proxyHealthzTotal.inc({ code: '200' });
-  metrics.noLocalEndpointsTotal.set({ traffic_policy: 'internal' }, 1);
+  metrics.noLocalEndpointsTotal.set({ ip_family: 'IPv4', traffic_policy: 'internal' }, 1);
   const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: metrics.registry, mode: 'iptables', log: recordingLogger() });
   t.after(() => srv.close());
   const r = await get('127.0.0.1', srv.port, '/metrics');
@@ -32,9 +32,9 @@ test("/metrics serves kube-proxy's metric names from the registry", async (t) =>
   ]) {
     assert.match(r.body, new RegExp(`^# TYPE ${name} `, 'm'), name);
   }
-  assert.match(r.body, /^kubeproxy_sync_proxy_rules_duration_seconds_count 1$/m);
+  assert.match(r.body, /^kubeproxy_sync_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} 1$/m);
   assert.match(r.body, /^kubeproxy_proxy_healthz_total\{code="200"\} 1$/m);
-  assert.match(r.body, /^kubeproxy_sync_proxy_rules_no_local_endpoints_total\{traffic_policy="internal"\} 1$/m);
+  assert.match(r.body, /^kubeproxy_sync_proxy_rules_no_local_endpoints_total\{ip_family="IPv4",traffic_policy="internal"\} 1$/m);
 });
 
 test('/proxyMode answers the mode as plain text; /healthz answers ok; anything else is 404', async (t) => {
