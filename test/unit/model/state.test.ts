@@ -4,7 +4,8 @@ import { buildProxyState } from '../../../src/model/index.js';
 import type { ProxyStateInput } from '../../../src/model/index.js';
 import type { ApiEndpointSlice, ApiService } from '../../../src/model/api.js';
 import type { IPFamily, ProxyState } from '../../../src/model/types.js';
-import { NODE, ep, keys, node, port, slice, svc } from './fixtures.js';
+import { ep, node, port, slice, svc } from '../../support/api-objects.js';
+import { NODE, keys } from './fixtures.js';
 
 function build(services: ApiService[], slices: ApiEndpointSlice[], o: Partial<ProxyStateInput> = {}) {
   const warnings: string[] = [];

@@ -1,41 +1,7 @@
-/** Shared by the server tests: a hand-driven clock, a logger that records lines, and a plain HTTP GET. */
+/** Shared by the server tests: a plain HTTP GET and a free loopback port. */
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
-import type { Clock, TimerHandle } from '../../../src/sync/clock.js';
-import type { Logger } from '../../../src/util/log.js';
-
-export interface FakeClock extends Clock {
-  advance(ms: number): void;
-}
-
-/** fakeClock: time moves only when the test says so. Timers are not needed by the health code. */
-export function fakeClock(startMs = Date.parse('2026-01-01T00:00:00Z')): FakeClock {
-  let now = startMs;
-  let nextId = 1;
-  return {
-    now: () => now,
-    advance: (ms) => { now += ms; },
-    setTimeout: (): TimerHandle => ({ id: nextId++ }),
-    clearTimeout: () => undefined,
-  };
-}
-
-export interface RecordingLogger extends Logger {
-  readonly lines: string[];
-}
-
-export function recordingLogger(lines: string[] = []): RecordingLogger {
-  const make = (): RecordingLogger => ({
-    lines,
-    info: (msg, fields) => void lines.push(`I ${msg} ${JSON.stringify(fields ?? {})}`),
-    warn: (msg, fields) => void lines.push(`W ${msg} ${JSON.stringify(fields ?? {})}`),
-    error: (msg, fields) => void lines.push(`E ${msg} ${JSON.stringify(fields ?? {})}`),
-    v: () => make(),
-    child: () => make(),
-  });
-  return make();
-}
 
 export interface Response {
   status: number;

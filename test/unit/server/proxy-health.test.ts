@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProxyHealth, isNodeEligible, TO_BE_DELETED_TAINT } from '../../../src/server/proxy-health.js';
-import { fakeClock } from './helpers.js';
+import { FakeClock } from '../../support/fake-clock.js';
 
 const TIMEOUT = 60_000; // 2 x the default 30s sync period
 
 test('a proxy that has not synced yet is healthy, even with changes queued', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   assert.equal(h.status().healthy, true);
   h.queuedUpdate('IPv4');
@@ -15,7 +15,7 @@ test('a proxy that has not synced yet is healthy, even with changes queued', () 
 });
 
 test('a synced proxy stays healthy however long nothing changes', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   const syncedAt = clock.now();
@@ -27,7 +27,7 @@ test('a synced proxy stays healthy however long nothing changes', () => {
 });
 
 test('a queued change that waited the health timeout makes the proxy unhealthy until a sync', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   const syncedAt = clock.now();
@@ -44,7 +44,7 @@ test('a queued change that waited the health timeout makes the proxy unhealthy u
 });
 
 test('only the oldest queued change counts: later ones do not reset the wait', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   h.queuedUpdate('IPv4');
@@ -55,7 +55,7 @@ test('only the oldest queued change counts: later ones do not reset the wait', (
 });
 
 test('each IP family is judged on its own: one late family makes the proxy unhealthy', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   h.updated('IPv6');
@@ -72,7 +72,7 @@ test('each IP family is judged on its own: one late family makes the proxy unhea
 });
 
 test('node eligibility is true until a Node says it is being deleted or tainted for deletion', () => {
-  const h = new ProxyHealth({ clock: fakeClock(), healthTimeoutMs: TIMEOUT });
+  const h = new ProxyHealth({ clock: new FakeClock(), healthTimeoutMs: TIMEOUT });
   assert.equal(h.status().nodeEligible, true);
   h.syncNode({ metadata: { deletionTimestamp: '2026-01-01T00:00:00Z' } });
   assert.equal(h.status().nodeEligible, false);

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { ClusterCache } from '../../../src/sync/cluster-cache.js';
 import { ProxyStateBuilder } from '../../../src/sync/state-builder.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { memoryLogger, node, service, slice, NODE, NODE_IP } from './fixtures.js';
+import { clusterNode as node, clusterIPService as service, endpointSliceFor as slice } from '../../support/api-objects.js';
+import { memoryLogger } from '../../support/logger.js';
+import { NODE, NODE_IP } from './fixtures.js';
 
 function clusterOf(n: number) {
   const cache = new ClusterCache({ nodeName: NODE, clock: new FakeClock(), log: memoryLogger() });

@@ -5,7 +5,6 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../../src/model/types.js';
-import type { Logger } from '../../../src/util/log.js';
 
 export function endpoint(ip: string, port: number, more: Partial<Endpoint> = {}): Endpoint {
   return { key: `${ip}:${port}`, ip, port, ready: true, serving: true, terminating: false, isLocal: true, ...more };
@@ -54,19 +53,6 @@ export function proxyState(ports: readonly ServicePort[], more: { nodeIPs?: stri
     nodePortAddresses: { all: true, ips: [], localhost: false },
     services: new Map(ports.map((p) => [p.key, p])),
   };
-}
-
-/** A logger that keeps lines for assertions (and prints nothing). */
-export function memoryLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const make = (b: Record<string, unknown>): Logger => ({
-    info: (m, f) => lines.push(`I ${m} ${JSON.stringify({ ...b, ...f })}`),
-    warn: (m, f) => lines.push(`W ${m} ${JSON.stringify({ ...b, ...f })}`),
-    error: (m, f) => lines.push(`E ${m} ${JSON.stringify({ ...b, ...f })}`),
-    v: () => make(b),
-    child: (more) => make({ ...b, ...more }),
-  });
-  return Object.assign(make({}), { lines });
 }
 
 export interface NamedServer {

@@ -181,14 +181,14 @@ test('the backend against a real iptables: init, sync, resync, cleanup leave not
   const { UserspaceBackend } = await import('../../../modes/userspace/backend.js');
   const { defaultConfig } = await import('../../../src/config/types.js');
   const { Registry } = await import('prom-client');
-  const { memoryLog } = await import('./fixtures.js');
+  const { memoryLogger } = await import('../../support/logger.js');
   const ns = `kpx-${randomBytes(3).toString('hex')}-usbackend`;
   await addNamespace(ns);
   t.after(() => deleteNamespace(ns));
   const ipt = new Iptables({ family: 'IPv4', netns: ns });
   const config = defaultConfig();
   config.bindAddress = '127.0.0.1'; // listeners bind on this process's loopback; only the rules go to the namespace
-  const backend = new UserspaceBackend({ family: 'IPv4', config, log: memoryLog(), registry: new Registry(), clusterCIDR: '', iptables: ipt, workerThreads: 0 });
+  const backend = new UserspaceBackend({ family: 'IPv4', config, log: memoryLogger(), registry: new Registry(), clusterCIDR: '', iptables: ipt, workerThreads: 0 });
   t.after(() => backend.close());
   assert.equal(await backend.hasLeftovers(), false);
   await backend.init();

@@ -6,12 +6,13 @@ import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import { ConnectionBudget, TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { pollUntil } from '../../support/poll-until.js';
-import { connectAndReadName, connectExpectingClose, echoPods, endpoint, memoryLog, roundTrip, type NamedServer } from './fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
+import { connectAndReadName, connectExpectingClose, echoPods, endpoint, roundTrip, type NamedServer } from './fixtures.js';
 
 async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number; clock?: FakeClock } = {}) {
   const lb = new LoadBalancer();
   lb.update('svc', servers.map((s) => endpoint('127.0.0.1', s.port)), opts.affinity ?? 0);
-  const log = memoryLog();
+  const log = memoryLogger();
   const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? new ConnectionBudget(1000), log, clock: opts.clock });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
@@ -24,7 +25,7 @@ async function proxyToServer(t: import('node:test').TestContext, server: net.Ser
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { proxy, port };
@@ -69,7 +70,7 @@ test('a dead endpoint is skipped and every request still succeeds', async (t) =>
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 0);
-  const log = memoryLog();
+  const log = memoryLogger();
   const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
@@ -86,7 +87,7 @@ test('a dead endpoint with affinity: the client is moved to a live one and stays
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 10800);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   for (let i = 0; i < 3; i++) {
@@ -110,7 +111,7 @@ test('only dead endpoints: the client is closed after the attempts, quickly when
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   const r = await connectExpectingClose(port);
@@ -160,7 +161,7 @@ test('a 100 MB transfer arrives intact in both directions at once (sha256)', asy
   const bp = await backendPort.promise;
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', bp)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -267,7 +268,7 @@ test('endpoint churn under continuous load loses no established connection', asy
   const lb = new LoadBalancer();
   const set = (idx: number[]) => lb.update('svc', idx.map((i) => endpoint('127.0.0.1', pods[i].port)), 0);
   set([0, 1]);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(1000), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(1000), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -312,7 +313,7 @@ test('close() stops listening, destroys its connections and frees the port', asy
   const [a] = await echoPods(t, 'pod-a');
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', a.port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   const c = await connectAndReadName(port);
   // The proxy's side closes: the client sees end-of-stream (it is half-open aware, so it waits for 'end').

@@ -4,7 +4,8 @@ import dgram from 'node:dgram';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import { UdpProxy } from '../../../modes/userspace/udp-proxy.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { endpoint, memoryLog, udpNameServer } from './fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
+import { endpoint, udpNameServer } from './fixtures.js';
 
 async function client(t: import('node:test').TestContext) {
   const sock = dgram.createSocket('udp4');
@@ -28,7 +29,7 @@ async function setup(t: import('node:test').TestContext, names: string[], idleTi
   t.after(() => Promise.all(servers.map((s) => s.close())));
   const lb = new LoadBalancer();
   lb.update('dns', servers.map((s) => endpoint('127.0.0.1', s.port)), 0);
-  const proxy = new UdpProxy({ name: 'dns', family: 'IPv4', pick: (s, r) => lb.nextEndpoint('dns', s, r), idleTimeoutMs, log: memoryLog(), clock });
+  const proxy = new UdpProxy({ name: 'dns', family: 'IPv4', pick: (s, r) => lb.nextEndpoint('dns', s, r), idleTimeoutMs, log: memoryLogger(), clock });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { servers, lb, proxy, port };
