@@ -3,21 +3,13 @@
  * (src/model/state-builder.ts) reading the cluster cache, reporting through the proxy's logger. A model
  * error on one object skips that service (logged) instead of stopping the proxy.
  */
-import { StateAssembler } from '../model/state-builder.js';
-import type { IPFamily } from '../model/types.js';
+import { StateAssembler, type StateAssemblyOptions } from '../model/state-builder.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 
 export type { BuildStats } from '../model/state-builder.js';
 
-export interface StateBuilderOptions {
-  readonly families: readonly IPFamily[];
-  readonly nodeName: string;
-  /** The host's own interface addresses (any family). */
-  readonly hostAddresses: readonly string[];
-  /** nodePortAddresses as configured (CIDRs, "primary", or empty for all). */
-  readonly nodePortAddresses: readonly string[];
-  readonly localhostNodePorts: boolean;
+export interface StateBuilderOptions extends Omit<StateAssemblyOptions, 'warn' | 'serviceFailed'> {
   readonly log: Logger;
 }
 
