@@ -16,6 +16,7 @@
  * accepting and re-listens after a back-off instead of spinning or crashing.
  */
 import net from 'node:net';
+import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/log.js';
 import type { Target } from './load-balancer.js';
 import { adoptAccepted, relayTo } from './socket-relay.js';
@@ -73,12 +74,18 @@ export interface TcpProxyOptions {
   readonly dialTimeoutsMs?: readonly number[];
   /** First pause after EMFILE/ENFILE on accept; doubles up to 5s while it keeps happening. */
   readonly acceptRetryMs?: number;
+  /**
+   * Times the dial timeouts and the accept back-off (tests pass a fake one). Default: the system clock,
+   * whose timers do not keep the process alive (the socket being dialled, or the process's other
+   * listeners, do).
+   */
+  readonly clock?: Clock;
 }
 
 interface Connection {
   readonly client: net.Socket;
   upstream: net.Socket | undefined;
-  dialTimer: NodeJS.Timeout | undefined;
+  dialTimer: TimerHandle | undefined;
   clientClosed: boolean;
   upstreamClosed: boolean;
   released: boolean;
@@ -89,6 +96,7 @@ const MAX_ACCEPT_RETRY_MS = 5_000;
 
 export class TcpProxy {
   readonly #opts: TcpProxyOptions;
+  readonly #clock: Clock;
   readonly #timeouts: readonly number[];
   readonly #conns = new Set<Connection>();
   #server: net.Server | undefined;
@@ -96,12 +104,13 @@ export class TcpProxy {
   #port = 0;
   #reusePort = false;
   #closed = false;
-  #retryTimer: NodeJS.Timeout | undefined;
+  #retryTimer: TimerHandle | undefined;
   #retryMs: number;
   #pauses = 0;
 
   constructor(opts: TcpProxyOptions) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
     this.#timeouts = opts.dialTimeoutsMs ?? DIAL_TIMEOUTS_MS;
     this.#retryMs = opts.acceptRetryMs ?? 100;
   }
@@ -150,7 +159,7 @@ export class TcpProxy {
   /** close stops listening and destroys every connection this listener carries. */
   async close(): Promise<void> {
     this.#closed = true;
-    if (this.#retryTimer) clearTimeout(this.#retryTimer);
+    if (this.#retryTimer) this.#clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     const server = this.#server;
     this.#server = undefined;
@@ -185,7 +194,7 @@ export class TcpProxy {
     this.#server = undefined;
     old?.close();
     const delay = this.#retryMs;
-    this.#retryTimer = setTimeout(() => {
+    this.#retryTimer = this.#clock.setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#closed) return;
       const server = this.#newServer();
@@ -228,7 +237,7 @@ export class TcpProxy {
       conn.clientClosed = true;
       // A client gone while we were still dialling: nothing will ever pipe; drop the dial too.
       if (conn.upstream && conn.upstream.connecting) {
-        clearTimeout(conn.dialTimer);
+        if (conn.dialTimer) this.#clock.clearTimeout(conn.dialTimer);
         conn.upstream.destroy();
         conn.upstream = undefined;
       }
@@ -257,10 +266,10 @@ export class TcpProxy {
     }
     const upstream = net.connect({ host: target.ip, port: target.port, allowHalfOpen: true, noDelay: true, onread: relayTo(() => conn.client) });
     conn.upstream = upstream;
-    const timer = setTimeout(() => upstream.destroy(Object.assign(new Error('dial timeout'), { code: 'ETIMEDOUT' })), this.#timeouts[attempt]);
+    const timer = this.#clock.setTimeout(() => upstream.destroy(Object.assign(new Error('dial timeout'), { code: 'ETIMEDOUT' })), this.#timeouts[attempt]);
     conn.dialTimer = timer;
     const onError = (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       if (conn.upstream !== upstream) return; // the client went away meanwhile
       upstream.destroy();
       conn.upstream = undefined;
@@ -278,7 +287,7 @@ export class TcpProxy {
     };
     upstream.once('error', onError);
     upstream.once('connect', () => {
-      clearTimeout(timer);
+      this.#clock.clearTimeout(timer);
       upstream.removeListener('error', onError);
       this.#splice(conn, upstream);
     });

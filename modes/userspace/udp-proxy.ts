@@ -8,6 +8,7 @@
  * when it fires (no timer work per datagram).
  */
 import dgram from 'node:dgram';
+import { systemClock, type Clock, type TimerHandle } from '../../src/util/clock.js';
 import type { Logger } from '../../src/util/log.js';
 import type { Target } from './load-balancer.js';
 
@@ -22,6 +23,8 @@ export interface UdpProxyOptions {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   readonly maxSessions?: number;
+  /** Idle time is read from and timed by this clock (tests pass a fake one). Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Session {
@@ -32,11 +35,12 @@ interface Session {
   /** Datagrams from the client waiting for the backend socket to connect. */
   pending: Buffer[] | undefined;
   lastActiveMs: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: TimerHandle | undefined;
 }
 
 export class UdpProxy {
   readonly #opts: UdpProxyOptions;
+  readonly #clock: Clock;
   readonly #sessions = new Map<string, Session>();
   #socket: dgram.Socket | undefined;
   #port = 0;
@@ -44,6 +48,7 @@ export class UdpProxy {
 
   constructor(opts: UdpProxyOptions) {
     this.#opts = opts;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   get port(): number {
@@ -85,7 +90,7 @@ export class UdpProxy {
       s = this.#newSession(key, rinfo);
       if (!s) return;
     }
-    s.lastActiveMs = Date.now();
+    s.lastActiveMs = this.#clock.now();
     if (s.pending) s.pending.push(msg);
     else s.socket.send(msg);
   }
@@ -99,7 +104,7 @@ export class UdpProxy {
     const target = this.#opts.pick(rinfo.address, false);
     if (!target) return undefined; // no endpoints: the datagram is dropped
     const socket = dgram.createSocket({ type: this.#opts.family === 'IPv6' ? 'udp6' : 'udp4' });
-    const s: Session = { key, address: rinfo.address, port: rinfo.port, socket, pending: [], lastActiveMs: Date.now(), timer: undefined };
+    const s: Session = { key, address: rinfo.address, port: rinfo.port, socket, pending: [], lastActiveMs: this.#clock.now(), timer: undefined };
     this.#sessions.set(key, s);
     socket.on('error', (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED (ICMP port unreachable) and the like: the next datagram starts a fresh session,
@@ -109,7 +114,7 @@ export class UdpProxy {
       this.#endSession(s);
     });
     socket.on('message', (reply) => {
-      s.lastActiveMs = Date.now();
+      s.lastActiveMs = this.#clock.now();
       this.#socket?.send(reply, s.port, s.address);
     });
     socket.connect(target.port, target.ip, () => {
@@ -121,20 +126,22 @@ export class UdpProxy {
     return s;
   }
 
-  /** One timer per session: when it fires, the session ends if it was idle long enough, else re-arms for the rest. */
+  /**
+   * One timer per session: when it fires, the session ends if it was idle long enough, else re-arms for
+   * the rest. (The system clock's timers do not keep the process alive.)
+   */
   #arm(s: Session, ms: number): void {
-    s.timer = setTimeout(() => {
-      const idle = Date.now() - s.lastActiveMs;
+    s.timer = this.#clock.setTimeout(() => {
+      const idle = this.#clock.now() - s.lastActiveMs;
       if (idle >= this.#opts.idleTimeoutMs) this.#endSession(s);
       else this.#arm(s, this.#opts.idleTimeoutMs - idle);
     }, ms);
-    s.timer.unref();
   }
 
   #endSession(s: Session): void {
     if (this.#sessions.get(s.key) !== s) return;
     this.#sessions.delete(s.key);
-    if (s.timer) clearTimeout(s.timer);
+    if (s.timer) this.#clock.clearTimeout(s.timer);
     try {
       s.socket.close();
     } catch {

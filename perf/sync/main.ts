@@ -10,6 +10,8 @@
  * - the iptables mode in a namespace (iptables-kernel.ts): first and steady full sync, one-endpoint change,
  *   one-service add, and the bare whole-table restore (plus --noflush where affordable) in the same run;
  * - kpx itself (kpx-process.ts) holding that cluster: RSS, start → first sync, one endpoint end to end.
+ * Then the scaling ratios of the pure parts (scaling.ts: partial vs full state build, model linearity,
+ * cached vs cold render).
  * The kernel and process parts are capped by total endpoints (services × endpoints) so the default sizes
  * finish in about 15 minutes on a 2-vCPU machine; what is capped is listed as skipped, with the reason.
  * Writes perf/results/sync-<timestamp>.{json,md} and sync-latest.json. Never fails on a slow figure.
@@ -26,6 +28,7 @@ import { syntheticCluster } from './cluster.js';
 import { measureIptablesKernel, type KernelFigures } from './iptables-kernel.js';
 import { measureKpxProcess, type KpxProcessFigures } from './kpx-process.js';
 import { buildState, measureModel, measurePure, type PureFigures } from './pure.js';
+import { measureScaling, scalingLines } from './scaling.js';
 
 const MODES = ['iptables', 'ipvs', 'userspace'] as const;
 type Mode = (typeof MODES)[number];
@@ -159,6 +162,8 @@ async function main(): Promise<void> {
   const pureHeader = ['services × eps', 'mode', 'render/plan', 'retained heap', 'output'];
   const pureRows = entries.map((e) => [`${e.services} × ${e.endpoints}`, e.mode, fmtMs(e.renderMs), fmtMB(e.renderHeapBytes), String(e.detail.output)]);
   const targets = evaluateTargets(entries);
+  log('scaling of the pure parts');
+  const scaling = scalingLines(measureScaling());
 
   const command = `npm run perf:sync -- ${argv.join(' ')}`.trim();
   console.log(`\nkpx perf:sync  (${command})\n${machineLine(machine)}\n`);
@@ -169,6 +174,8 @@ async function main(): Promise<void> {
   console.log('\ntargets');
   for (const t of targets) console.log(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.detail}`);
   for (const s of skipped) console.log(`  skipped: ${s}`);
+  console.log('\nscaling of the pure parts (ratios on this machine)');
+  for (const l of scaling) console.log(l);
   console.log(`\nwall time ${(wallMs / 1000).toFixed(0)} s`);
 
   const md = [
@@ -180,6 +187,7 @@ async function main(): Promise<void> {
     '## Pure render/plan of the full state, per mode', '', markdownTable(pureHeader, pureRows), '',
     '## Targets', '', ...targets.map((t) => `- ${t.met === null ? 'n/a' : t.met ? 'met' : '**missed**'}: ${t.name}: ${t.detail}`), '',
     ...(skipped.length ? ['## Skipped', '', ...skipped.map((s) => `- ${s}`), ''] : []),
+    '## Scaling of the pure parts', '', ...scaling.map((l) => `- ${l.trim()}`), '',
   ].join('\n');
   if (flag(argv, 'no-results')) return; // diagnostics runs (e.g. under --cpu-prof) leave perf/results alone
   const files = writeResults('sync', { kind: 'sync', startedAt: started.toISOString(), command, machine, kpxEntry: ENTRY, wallMs, entries, targets, skipped }, md, started);

@@ -10,11 +10,9 @@
 import type { ApiEndpointSlice, ApiService } from './api.js';
 import type { ModelContext, ProxyStateInput } from './index.js';
 import { serviceKeyOf, serviceKeyOfSlice } from './keys.js';
-import { nodeInfoFrom } from './node.js';
-import { resolveNodePortAddresses } from './node-port-addresses.js';
-import { servicePortsFor } from './service-ports.js';
 import { safeWarn } from './show.js';
-import type { IPFamily, ProxyState, ServiceKey, ServicePort, ServicePortKey } from './types.js';
+import { StateAssembler, type StateView } from './state-builder.js';
+import type { IPFamily, ProxyState, ServiceKey } from './types.js';
 
 /**
  * Groups slices by "namespace/service". Slices of the other family and FQDN slices are dropped here
@@ -45,34 +43,51 @@ export function indexSlicesByService(
   return out;
 }
 
+/**
+ * One family's ProxyState from plain lists, through the same StateAssembler the sync loop runs
+ * incrementally (state-builder.ts): one full build over a view of the lists. An error thrown by the
+ * model propagates (the sync loop's builder skips the service instead).
+ */
 export function buildProxyState(input: ProxyStateInput): ProxyState {
   const { family } = input;
   const warn = safeWarn(input.warn);
-  const node = nodeInfoFrom(input.node, input.nodeName, family, input.hostAddresses);
-  const nodePortAddresses = resolveNodePortAddresses(
-    input.nodePortAddresses, node, input.hostAddresses, input.localhostNodePorts, family);
-  const ctx: ModelContext = { family, node, warn };
+  const view = listView(input.node, input.services, indexSlicesByService(input.endpointSlices, family, warn), warn);
+  const assembler = new StateAssembler({
+    families: [family], nodeName: input.nodeName, hostAddresses: input.hostAddresses,
+    nodePortAddresses: input.nodePortAddresses, localhostNodePorts: input.localhostNodePorts,
+    warn: (_family, msg, fields) => warn(msg, fields),
+  });
+  return assembler.build(view, new Set()).get(family)!;
+}
 
-  const slicesByService = indexSlicesByService(input.endpointSlices, family, warn);
-
+/**
+ * The lists as a StateView: services in key order; of two with the same namespace and name the first
+ * delivered stays and the other is reported. A service with a bad name still goes through
+ * servicePortsFor, which reports why it is skipped (under a key no valid "namespace/name" can take).
+ */
+function listView(
+  node: ProxyStateInput['node'], services: Iterable<ApiService>, slicesByService: Map<ServiceKey, ApiEndpointSlice[]>, warn: ModelContext['warn'],
+): StateView {
   const keyed: { key: string; svc: ApiService }[] = [];
-  for (const svc of input.services) {
+  for (const svc of services) {
     if (!svc || typeof svc !== 'object') continue;
-    // A service with a bad name still goes through servicePortsFor, which reports why it is skipped.
     keyed.push({ key: serviceKeyOf(svc) ?? '', svc });
   }
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-
-  const services = new Map<ServicePortKey, ServicePort>();
+  const byKey = new Map<ServiceKey, ApiService>();
   let lastKey: string | null = null;
-  for (const { key, svc } of keyed) {
+  for (const [i, { key, svc }] of keyed.entries()) {
     if (key !== '' && key === lastKey) {
       warn('Ignoring a second Service with the same namespace and name', { service: key });
       continue;
     }
     lastKey = key;
-    const ports = servicePortsFor(svc, slicesByService.get(key) ?? [], ctx);
-    for (const sp of ports) services.set(sp.key, sp);
+    byKey.set(key === '' ? `#invalid-${i}` : key, svc);
   }
-  return { family, node, nodePortAddresses, services };
+  return {
+    node,
+    service: (key) => byKey.get(key),
+    serviceKeys: () => byKey.keys(),
+    slicesFor: (key) => slicesByService.get(key) ?? [],
+  };
 }

@@ -143,10 +143,11 @@ function udpRequest(r) {
   });
 }
 
-function metricValue(text, name) {
-  const re = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm');
-  const m = re.exec(text);
-  return m ? Number(m[1]) : undefined;
+// One value of a metric: of its series (one per ip_family on a dual-stack node) the one `pick` chooses.
+function metricValue(text, name, pick = Math.max) {
+  const re = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'gm');
+  const values = [...text.matchAll(re)].map((m) => Number(m[1]));
+  return values.length ? pick(...values) : undefined;
 }
 
 // Done when a sync finished after the change was queued and nothing is pending. If a sync was seen
@@ -159,7 +160,8 @@ async function waitSync(r) {
   while (Date.now() < deadline) {
     const res = await tcpRequest({ addr: r.addr, port: r.port, path: '/metrics', timeoutMs: 1000 });
     if (res.ok && res.status === 200) {
-      const last = metricValue(res.body, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0;
+      // Every family must have synced: the oldest family's last sync counts.
+      const last = metricValue(res.body, 'kubeproxy_sync_proxy_rules_last_timestamp_seconds', Math.min) ?? 0;
       const queued = metricValue(res.body, 'kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds') ?? 0;
       const pending = (metricValue(res.body, 'kubeproxy_sync_proxy_rules_endpoint_changes_pending') ?? 0)
         + (metricValue(res.body, 'kubeproxy_sync_proxy_rules_service_changes_pending') ?? 0);

@@ -1,147 +1,26 @@
 /**
- * state-builder.ts: keeps one ProxyState per IP family up to date INCREMENTALLY.
- *
- * A ServicePort depends only on its Service, that service's EndpointSlices and this node, so after a
- * change only the changed services are recomputed with the model's servicePortsFor(); every service is
- * recomputed only when the node's view changes (labels/zone, addresses, pod CIDRs, node-port addresses).
- * One endpoint changing among 30,000 services costs one servicePortsFor() call and one Map copy.
- *
- * Each build() returns fresh ProxyState objects (a new services Map when something changed), so a backend
- * may keep the previous state for diffing without it changing under its feet.
+ * state-builder.ts: the sync loop's ProxyStateBuilder: the model's incremental StateAssembler
+ * (src/model/state-builder.ts) reading the cluster cache, reporting through the proxy's logger. A model
+ * error on one object skips that service (logged) instead of stopping the proxy.
  */
-import { isDeepStrictEqual } from 'node:util';
-import { nodeInfoFrom, resolveNodePortAddresses, servicePortsFor, type ModelContext } from '../model/index.js';
-import type { IPFamily, NodeInfo, NodePortAddresses, ProxyState, ServiceKey, ServicePort, ServicePortKey } from '../model/types.js';
+import { StateAssembler, type StateAssemblyOptions } from '../model/state-builder.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
-import type { ClusterView } from './cluster-cache.js';
 
-export interface StateBuilderOptions {
-  readonly families: readonly IPFamily[];
-  readonly nodeName: string;
-  /** The host's own interface addresses (any family). */
-  readonly hostAddresses: readonly string[];
-  /** nodePortAddresses as configured (CIDRs, "primary", or empty for all). */
-  readonly nodePortAddresses: readonly string[];
-  readonly localhostNodePorts: boolean;
+export type { BuildStats } from '../model/state-builder.js';
+
+export interface StateBuilderOptions extends Omit<StateAssemblyOptions, 'warn' | 'serviceFailed'> {
   readonly log: Logger;
 }
 
-interface FamilyState {
-  readonly portsByService: Map<ServiceKey, readonly ServicePort[]>;
-  state: ProxyState | undefined;
-  /** The node view the ports were computed against (eligibility excluded: it does not change ports). */
-  nodeSignature: string;
-  /** Same, with eligibility: decides whether an unchanged build may return the previous object. */
-  fullSignature: string;
-}
-
-/** What the last build() did, for logs, tests and perf. */
-export interface BuildStats {
-  /** Services whose ports were recomputed, summed over families. */
-  readonly recomputedServices: number;
-  /** True when some family recomputed every service (first build or node change). */
-  readonly recomputedAll: boolean;
-  /**
-   * Of the services asked for, those whose proxy view (their ServicePorts, in some family) differs from the
-   * last build: an annotation edit, or an A->B->A flip inside one sync window, is not among them
-   * (kube-proxy's change trackers compare the computed service ports the same way).
-   */
-  readonly changedServices: ReadonlySet<ServiceKey>;
-}
-
-export class ProxyStateBuilder {
-  private readonly opts: StateBuilderOptions;
-  private readonly perFamily = new Map<IPFamily, FamilyState>();
-  private stats: BuildStats = { recomputedServices: 0, recomputedAll: false, changedServices: new Set() };
-
+/** Built on the cluster cache, a ClusterView, which is the model's StateView. */
+export class ProxyStateBuilder extends StateAssembler {
   constructor(opts: StateBuilderOptions) {
-    this.opts = opts;
-    for (const f of opts.families) {
-      this.perFamily.set(f, { portsByService: new Map(), state: undefined, nodeSignature: '', fullSignature: '' });
-    }
+    const { log, ...rest } = opts;
+    super({
+      ...rest,
+      warn: (family, msg, fields) => log.warn(msg, { family, ...fields }),
+      serviceFailed: (service, family, err) => log.error('could not compute service ports; service skipped', { service, family, error: errorMessage(err) }),
+    });
   }
-
-  get lastBuild(): BuildStats {
-    return this.stats;
-  }
-
-  /** The states of the last build(), by family. */
-  current(): Map<IPFamily, ProxyState> {
-    const out = new Map<IPFamily, ProxyState>();
-    for (const [f, fs] of this.perFamily) if (fs.state) out.set(f, fs.state);
-    return out;
-  }
-
-  /** build brings every family's state up to date with the view, recomputing only `changed` services. */
-  build(view: ClusterView, changed: ReadonlySet<ServiceKey>): Map<IPFamily, ProxyState> {
-    let recomputedServices = 0;
-    let recomputedAll = false;
-    const changedServices = new Set<ServiceKey>();
-    const out = new Map<IPFamily, ProxyState>();
-    for (const [family, fs] of this.perFamily) {
-      const node = nodeInfoFrom(view.node, this.opts.nodeName, family, this.opts.hostAddresses);
-      const npa = resolveNodePortAddresses(this.opts.nodePortAddresses, node, this.opts.hostAddresses, this.opts.localhostNodePorts);
-      const nodeSignature = signature(node, npa, false);
-      const fullSignature = signature(node, npa, true);
-      const ctx: ModelContext = {
-        family, node,
-        warn: (msg, fields) => this.opts.log.warn(msg, { family, ...fields }),
-      };
-      let services: Map<ServicePortKey, ServicePort>;
-      if (fs.state === undefined || nodeSignature !== fs.nodeSignature) {
-        fs.portsByService.clear();
-        services = new Map();
-        for (const key of view.serviceKeys()) {
-          this.recompute(view, key, fs, services, ctx);
-          recomputedServices++;
-        }
-        for (const key of changed) changedServices.add(key);
-        recomputedAll = true;
-      } else if (changed.size === 0 && fullSignature === fs.fullSignature) {
-        out.set(family, fs.state);
-        continue;
-      } else {
-        services = new Map(fs.state.services);
-        for (const key of changed) {
-          if (this.recompute(view, key, fs, services, ctx)) changedServices.add(key);
-          recomputedServices++;
-        }
-      }
-      fs.nodeSignature = nodeSignature;
-      fs.fullSignature = fullSignature;
-      fs.state = { family, node, nodePortAddresses: npa, services };
-      out.set(family, fs.state);
-    }
-    this.stats = { recomputedServices, recomputedAll, changedServices };
-    return out;
-  }
-
-  /** Recomputes one service's ports into `services`; true when they differ from before. */
-  private recompute(view: ClusterView, key: ServiceKey, fs: FamilyState, services: Map<ServicePortKey, ServicePort>, ctx: ModelContext): boolean {
-    const before = fs.portsByService.get(key) ?? [];
-    for (const old of before) services.delete(old.key);
-    fs.portsByService.delete(key);
-    const ports = this.portsOf(view, key, ctx);
-    if (ports.length > 0) fs.portsByService.set(key, ports);
-    for (const p of ports) services.set(p.key, p);
-    return !isDeepStrictEqual(before, ports);
-  }
-
-  private portsOf(view: ClusterView, key: ServiceKey, ctx: ModelContext): ServicePort[] {
-    const svc = view.service(key);
-    if (svc === undefined) return [];
-    try {
-      return servicePortsFor(svc, view.slicesFor(key), ctx);
-    } catch (err) {
-      // A model bug on one object must not stop the proxy: skip the service, keep the rest.
-      this.opts.log.error('could not compute service ports; service skipped', { service: key, family: ctx.family, error: errorMessage(err) });
-      return [];
-    }
-  }
-}
-
-function signature(node: NodeInfo, npa: NodePortAddresses, withEligibility: boolean): string {
-  const { eligible, ...rest } = node;
-  return JSON.stringify(withEligibility ? [rest, eligible, npa] : [rest, npa]);
 }

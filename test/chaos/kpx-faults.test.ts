@@ -137,16 +137,16 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     const m1 = await c.metrics();
     const partialAtFix = m1.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0;
     const fullAtFix = m1.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0;
-    const lastAtFix = m1.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0;
+    const lastAtFix = m1.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}') ?? 0;
     restore.failing(false);
     const tFixed = Date.now();
     // The first successful sync after the failures must be a full one.
     let m2 = m1;
-    while ((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0) <= lastAtFix && Date.now() - tFixed < 30_000) {
+    while ((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}') ?? 0) <= lastAtFix && Date.now() - tFixed < 30_000) {
       await sleep(100);
       m2 = await c.metrics();
     }
-    assert.ok((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds') ?? 0) > lastAtFix, 'a sync succeeded after the fault ended');
+    assert.ok((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}') ?? 0) > lastAtFix, 'a sync succeeded after the fault ended');
     assert.ok((m2.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0) > fullAtFix, 'the sync after the failure was full');
     assert.equal(m2.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0, partialAtFix, 'no partial sync ran before it');
     const failedLines = c.kpxLines(/syncing proxy rules failed/, tFail);

@@ -13,7 +13,7 @@ import { buildProxyState } from '../../src/model/index.js';
 import { planIpvs } from '../../modes/ipvs/plan.js';
 import { renderIpvsRules } from '../../modes/ipvs/rules.js';
 import { ALL_SETS, SET, SET_INFO, setName } from '../../modes/ipvs/names.js';
-import { ep, node, port, slice, svc } from '../unit/model/fixtures.js';
+import { ep, node, port, slice, svc } from '../support/api-objects.js';
 import { clusterCIDRMatch } from '../support/mode-options.js';
 
 const NS = `kpx-${randomBytes(3).toString('hex')}-ipvsrules`;

@@ -75,6 +75,8 @@ export class ChaosCluster {
   readonly mode: ChaosMode;
   load!: ChaosLoad;
   kpx!: KpxInstance;
+  /** When the running kpx was started (seconds since the epoch, nowSeconds()). */
+  private kpxStartedAt = 0;
   /** Extra environment for the next kpx start (PATH with a fault binary, XTABLES_LOCKFILE). */
   kpxEnv: NodeJS.ProcessEnv = process.env;
   /** The iptables-save that shows kpx's rules: iptables-legacy-save when kpx runs on the legacy backend. */
@@ -189,6 +191,7 @@ export class ChaosCluster {
       throw e;
     }
     this.kpx = kpx;
+    this.kpxStartedAt = since;
     return kpx;
   }
 
@@ -257,8 +260,17 @@ export class ChaosCluster {
     return out.join('\n');
   }
 
-  /** Waits until kpx has synced everything changed after `since` (seconds; take it before the change). */
+  /**
+   * Waits until the running kpx has synced everything changed after `since` (seconds; take it before the
+   * change). It waits for kpx to have queued a sync after `since`, so the change must reach a running kpx:
+   * one made before kpx started comes in its initial list, which queues nothing (proxier.ts changed()), and
+   * the wait would then hang until some unrelated change, a race on the informers' order. For those
+   * changes startKpx's own wait (its first sync) is the one, and this refuses them.
+   */
   waitForSync(since: number, timeoutMs = 30_000): Promise<void> {
+    if (since < this.kpxStartedAt) {
+      return Promise.reject(new Error(`waitForSync(${since}) for a change made before kpx started (${this.kpxStartedAt}): startKpx already waited for it`));
+    }
     return this.kpx.waitForSync(since, { timeoutMs });
   }
 
@@ -396,7 +408,7 @@ export interface ChurnResult {
  */
 export async function churnEndpoints(c: ChaosCluster, spec: ServiceSpec, real: readonly string[], o: { seconds: number; perSecond: number; startWindow: () => Promise<unknown> }): Promise<ChurnResult> {
   const m0 = await c.metrics();
-  const syncs0 = m0.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0;
+  const syncs0 = m0.get('kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0;
   const changes0 = m0.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0;
   await o.startWindow();
   const start = Date.now();
@@ -422,7 +434,7 @@ export async function churnEndpoints(c: ChaosCluster, spec: ServiceSpec, real: r
   const m1 = await c.metrics();
   return {
     sent, elapsed,
-    syncs: (m1.get('kubeproxy_sync_proxy_rules_duration_seconds_count') ?? 0) - syncs0,
+    syncs: (m1.get('kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0) - syncs0,
     changes: (m1.get('kubeproxy_sync_proxy_rules_endpoint_changes_total') ?? 0) - changes0,
     bound: Math.ceil((elapsed * 1000) / MIN_SYNC_PERIOD_MS) + 3,
   };

@@ -7,7 +7,7 @@
  * the same advance() when it falls due inside the window. tick(ms) does the same but lets promise chains
  * (async syncs started by a timer) settle after each timer, which is what tests of async code want.
  */
-import type { Clock, TimerHandle } from '../../src/sync/clock.js';
+import type { Clock, TimerHandle } from '../../src/util/clock.js';
 
 interface PendingTimer {
   readonly id: number;

@@ -194,7 +194,7 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
 
   test(`requests to ready endpoints keep being served under endpoint churn (${CHURN_PER_SECOND} changes/s for ${CHURN_SECONDS} s): no outage`, async () => {
     const svc = SERVICES[2]!;
-    const syncs0 = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count');
+    const syncs0 = await metric('kubeproxy_sync_proxy_rules_duration_seconds_count\\{ip_family="IPv4"\\}');
     await load.reset();
     const start = Date.now();
     let sent = 0;
@@ -216,7 +216,7 @@ describe('chaos: kpx killed and endpoint churn under continuous load (ipvs mode)
     const since = nowSeconds();
     dir.writeEndpoints(svc.spec, eps(svc.pods));
     await kpx.waitForSync(since, { timeoutMs: 30_000 * slowFactor() });
-    const syncs = (await metric('kubeproxy_sync_proxy_rules_duration_seconds_count')) - syncs0;
+    const syncs = (await metric('kubeproxy_sync_proxy_rules_duration_seconds_count\\{ip_family="IPv4"\\}')) - syncs0;
     const snap = await load.window();
     const vs = await virtualServers();
     const row = rowFrom(`endpoint churn ${CHURN_PER_SECOND}/s for ${CHURN_SECONDS} s`, snap,

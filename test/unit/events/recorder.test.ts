@@ -2,12 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEventRecorder, type EventBody } from '../../../src/events/recorder.js';
 import { log, setLogSink } from '../../../src/util/log.js';
-import type { Clock } from '../../../src/util/clock.js';
-
-function clockAt(start: number): Clock & { t: number } {
-  const c = { t: start, now: () => c.t, setTimeout: () => ({ id: 0 }), clearTimeout: () => {} };
-  return c;
-}
+import { FakeClock } from '../../support/fake-clock.js';
 
 function recording() {
   const posted: { ns: string; body: EventBody }[] = [];
@@ -19,7 +14,7 @@ test('an event is logged and posted as an events.k8s.io/v1 Event about the objec
   const prev = setLogSink({ write: (l) => lines.push(l) });
   try {
     const { posted, sink } = recording();
-    const rec = createEventRecorder({ sink, nodeName: 'n1', clock: clockAt(1_000_000), log });
+    const rec = createEventRecorder({ sink, nodeName: 'n1', clock: new FakeClock(1_000_000), log });
     rec.event({ kind: 'Service', namespace: 'ns1', name: 'web' }, 'Warning', 'FailedToStartServiceHealthcheck', 'port 30000 in use');
     await new Promise((r) => setImmediate(r));
     assert.equal(posted.length, 1);
@@ -37,11 +32,11 @@ test('the same reason about the same object is posted once per interval, however
   const prev = setLogSink({ write: () => {} });
   try {
     const { posted, sink } = recording();
-    const clock = clockAt(0);
+    const clock = new FakeClock(0);
     const rec = createEventRecorder({ sink, nodeName: 'n1', clock, log, perKeyIntervalMs: 60_000 });
-    for (let i = 0; i < 100; i++) { rec.event({ kind: 'Node', namespace: '', name: 'n1' }, 'Warning', 'SyncFailed', 'x'); clock.t += 100; }
+    for (let i = 0; i < 100; i++) { rec.event({ kind: 'Node', namespace: '', name: 'n1' }, 'Warning', 'SyncFailed', 'x'); clock.advance(100); }
     assert.equal(posted.length, 1);
-    clock.t = 60_001;
+    clock.advance(60_001 - clock.now());
     rec.event({ kind: 'Node', namespace: '', name: 'n1' }, 'Warning', 'SyncFailed', 'x');
     assert.equal(posted.length, 2);
     assert.equal(posted[1].ns, 'default');
@@ -54,11 +49,11 @@ test('a burst of distinct events is capped by the token bucket and refills over 
   const prev = setLogSink({ write: () => {} });
   try {
     const { posted, sink } = recording();
-    const clock = clockAt(0);
+    const clock = new FakeClock(0);
     const rec = createEventRecorder({ sink, nodeName: 'n1', clock, log, burst: 5, refillMs: 1000 });
     for (let i = 0; i < 20; i++) rec.event({ kind: 'Service', namespace: 'a', name: `s${i}` }, 'Warning', 'R', 'x');
     assert.equal(posted.length, 5);
-    clock.t = 2500;
+    clock.advance(2500);
     for (let i = 20; i < 30; i++) rec.event({ kind: 'Service', namespace: 'a', name: `s${i}` }, 'Warning', 'R', 'x');
     assert.equal(posted.length, 7);
   } finally {
@@ -70,7 +65,7 @@ test('without a sink (manifests source) events are only logged', () => {
   const lines: string[] = [];
   const prev = setLogSink({ write: (l) => lines.push(l) });
   try {
-    const rec = createEventRecorder({ sink: null, nodeName: 'n1', clock: clockAt(0), log });
+    const rec = createEventRecorder({ sink: null, nodeName: 'n1', clock: new FakeClock(0), log });
     rec.event({ kind: 'Service', namespace: 'a', name: 's' }, 'Normal', 'Synced', 'fine');
     assert.equal(lines.length, 1);
   } finally {

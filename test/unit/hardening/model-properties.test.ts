@@ -10,8 +10,8 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { ApiService } from '../../../src/model/api.js';
 import type { IPFamily } from '../../../src/model/types.js';
-import { cluster, service } from './generators.js';
-import { build, stateProblems } from './model-helpers.js';
+import { cluster, service } from '../../support/model-generators.js';
+import { build, stateProblems } from '../../support/model-state.js';
 
 describe('model hardening (fast-check)', () => {
   it('builds a valid ProxyState from >= 10,000 generated objects, many malformed, without throwing', () => {

@@ -20,8 +20,8 @@ import { log } from '../../../src/util/log.js';
 import fc from 'fast-check';
 import { planListeners } from '../../../modes/userspace/listener-plan.js';
 import { DEFAULT_MAX_CONNECTIONS } from '../../../modes/userspace/tcp-proxy.js';
-import { cluster } from './generators.js';
-import { build } from './model-helpers.js';
+import { cluster } from '../../support/model-generators.js';
+import { build } from '../../support/model-state.js';
 
 const root = packageRoot();
 

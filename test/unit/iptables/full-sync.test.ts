@@ -11,7 +11,7 @@ import type { ChangeSet } from '../../../src/model/types.js';
 import { RecordingConntrack } from '../../support/fake-conntrack.js';
 import { FakeIptables } from '../../support/fake-iptables.js';
 import { FakeSysctl } from '../../support/fake-sysctl.js';
-import { memoryLogger } from '../sync/fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
 import { proxyState, svcPort } from './render-fixtures.js';
 import { modeOptions } from '../../support/mode-options.js';
 

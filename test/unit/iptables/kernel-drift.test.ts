@@ -16,7 +16,7 @@ import { RecordingConntrack } from '../../support/fake-conntrack.js';
 import { FakeIptables } from '../../support/fake-iptables.js';
 import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { modeOptions } from '../../support/mode-options.js';
-import { memoryLogger } from '../sync/fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
 import { FAKE_PROXIER_OPTS, overallServices, proxyState } from './render-fixtures.js';
 
 const FULL: ChangeSet = { full: true, services: new Set() };

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import { renderRestoreInput } from '../../../modes/iptables/render.js';
 import { buildProxyState } from '../../../src/model/index.js';
 import { assertIptablesRulesEqual } from '../../support/iptables-assert.js';
-import { NODE, ep, node, port, slice, svc } from '../model/fixtures.js';
+import { ep, node, port, slice, svc } from '../../support/api-objects.js';
+import { NODE } from '../model/fixtures.js';
 import { EXPECTED_OVERALL, FAKE_PROXIER_OPTS } from './render-fixtures.js';
 
 test('kube-proxy\'s six services, built by the model from API objects, render kube-proxy\'s exact rules', () => {

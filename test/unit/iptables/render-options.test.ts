@@ -92,24 +92,17 @@ test('a partial scope writes only the named services\' chains but counts every r
   assert.equal(toRestoreInput(part, { filter: false, natDispatch: [] }).includes('ns1/svc1'), false);
 });
 
-test('5,000 services × 2 endpoints render in linear time (no quadratic blow-up), the cache making repeats cheaper', () => {
+test('5,000 services × 2 endpoints render every rule, and a cached render gives the same rules', () => {
   const ports = Array.from({ length: 5000 }, (_, i) => svcPort({ ns: `ns${i % 50}`, name: `svc${i}`, portName: 'http',
     clusterIP: `172.30.${i >> 8}.${i & 255}`, endpoints: [{ ip: `10.1.${i >> 8}.${i & 255}` }, { ip: `10.2.${i >> 8}.${i & 255}` }] }));
   const st = proxyState(ports);
   const cache = new RenderCache();
-  let t = performance.now();
   const r = renderRules(st, FAKE_PROXIER_OPTS, {}, cache);
-  const cold = performance.now() - t;
-  t = performance.now();
-  renderRules(st, FAKE_PROXIER_OPTS, {}, cache);
-  const warm = performance.now() - t;
+  const again = renderRules(st, FAKE_PROXIER_OPTS, {}, cache);
   // Per service: 1 in KUBE-SERVICES, 3 in KUBE-SVC (masquerade + 2 endpoints), 2 per KUBE-SEP; plus 5 fixed.
   assert.equal(r.totalRules.nat, 5000 * (1 + 3 + 2 * 2) + 5);
-  console.log(`render 5k services: cold ${cold.toFixed(1)} ms, cached ${warm.toFixed(1)} ms`);
-  // Figures belong to perf/sync (~0.1 s cold, ~20 ms cached on an idle machine); this only guards against
-  // a pathological slowdown, generously, since test machines run many suites at once.
-  assert.ok(cold < 10_000, `cold render took ${cold} ms`);
-  assert.ok(warm < cold * 2, `cached render (${warm} ms) should not be slower than a cold one (${cold} ms)`);
+  assert.deepEqual(toRestoreInput(again, { filter: true, natDispatch: [] }), toRestoreInput(r, { filter: true, natDispatch: [] }));
+  // Render times, cold and cached, are measured by perf/sync/scaling.ts.
 });
 
 test('the mode\'s describe() is the full restore input kpx would write', async () => {

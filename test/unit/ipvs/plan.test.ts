@@ -5,7 +5,8 @@ import type { ApiEndpointSlice, ApiService } from '../../../src/model/api.js';
 import { SvcFlag } from '../../../src/net/ipvs/constants.js';
 import { planIpvs, type IpvsPlanOptions } from '../../../modes/ipvs/plan.js';
 import { SET } from '../../../modes/ipvs/names.js';
-import { ep, node, NODE, port, slice, svc } from '../model/fixtures.js';
+import { ep, node, port, slice, svc } from '../../support/api-objects.js';
+import { NODE } from '../model/fixtures.js';
 
 const NODE_IP = '192.168.0.2';
 

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { servicePortsFor } from '../../../src/model/index.js';
 import type { ApiEndpointSlice, ApiService } from '../../../src/model/api.js';
 import type { IPFamily } from '../../../src/model/types.js';
-import { NODE, context, ep, keys, port, slice, svc, terminating } from './fixtures.js';
+import { ep, port, slice, svc, terminating } from '../../support/api-objects.js';
+import { NODE, context, keys } from './fixtures.js';
 
 /** service port key → endpoint keys, plus the service's local-ready count. */
 function view(service: ApiService, slices: ApiEndpointSlice[], family: IPFamily = 'IPv4') {

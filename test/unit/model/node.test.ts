@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { isNodeEligible, nodeInfoFrom, resolveNodePortAddresses } from '../../../src/model/index.js';
 import type { ApiNode } from '../../../src/model/api.js';
 import type { IPFamily } from '../../../src/model/types.js';
-import { NODE, node } from './fixtures.js';
+import { node } from '../../support/api-objects.js';
+import { NODE } from './fixtures.js';
 
 test('a node being deleted or tainted ToBeDeletedByClusterAutoscaler is not eligible; a missing node is', () => {
   assert.equal(isNodeEligible(undefined), true);

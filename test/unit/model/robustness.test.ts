@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { buildProxyState } from '../../../src/model/index.js';
 import type { ApiEndpointSlice, ApiNode, ApiService } from '../../../src/model/api.js';
 import type { IPFamily } from '../../../src/model/types.js';
-import { NODE, ep, node, port, slice, svc } from './fixtures.js';
+import { ep, node, port, slice, svc } from '../../support/api-objects.js';
+import { NODE } from './fixtures.js';
 
 function run(services: unknown[], slices: unknown[], apiNode: unknown, family: IPFamily) {
   return buildProxyState({

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { servicePortSpecs, servicePortsFor } from '../../../src/model/index.js';
 import type { ApiService } from '../../../src/model/api.js';
 import type { IPFamily } from '../../../src/model/types.js';
-import { context, port, svc } from './fixtures.js';
+import { port, svc } from '../../support/api-objects.js';
+import { context } from './fixtures.js';
 
 function specs(s: ApiService, family: IPFamily = 'IPv4') {
   const warnings: string[] = [];

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { categorizeEndpoints, servicePortsFor, topologyModeFromHints } from '../../../src/model/index.js';
 import type { Endpoint } from '../../../src/model/types.js';
 import type { TrafficPolicyView } from '../../../src/model/index.js';
-import { NODE, context, ep, keys, port, slice, svc, terminating } from './fixtures.js';
+import { ep, port, slice, svc, terminating } from '../../support/api-objects.js';
+import { NODE, context, keys } from './fixtures.js';
 
 interface E {
   ip: string;

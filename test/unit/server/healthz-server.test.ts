@@ -5,16 +5,17 @@ import { startHealthzServer } from '../../../src/server/healthz-server.js';
 import { TAINT_TO_BE_DELETED } from '../../../src/model/api.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
-import { fakeClock, get, nodeEvents, recordingLogger } from './helpers.js';
-import type { FakeClock } from './helpers.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { memoryLogger } from '../../support/logger.js';
+import { get, nodeEvents } from './helpers.js';
 
 const TIMEOUT = 60_000;
 
 async function setup(t: { after(fn: () => Promise<void> | void): void }) {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const health = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   const metrics = createProxyMetrics(new Registry());
-  const srv = await startHealthzServer({ address: '127.0.0.1:0', health, metrics, log: recordingLogger() });
+  const srv = await startHealthzServer({ address: '127.0.0.1:0', health, metrics, log: memoryLogger() });
   t.after(() => srv.close());
   const fetch = (path: string) => get('127.0.0.1', srv.port, path);
   return { clock, health, metrics, srv, fetch };
@@ -109,11 +110,11 @@ test('other paths are 404 and do not count', async (t) => {
 test('a taken port rejects the start with the bind error, and close() frees the port', async (t) => {
   const { srv, health, metrics } = await setup(t);
   await assert.rejects(
-    startHealthzServer({ address: `127.0.0.1:${srv.port}`, health, metrics, log: recordingLogger() }),
+    startHealthzServer({ address: `127.0.0.1:${srv.port}`, health, metrics, log: memoryLogger() }),
     /EADDRINUSE/,
   );
   await srv.close();
-  const again = await startHealthzServer({ address: `127.0.0.1:${srv.port}`, health, metrics, log: recordingLogger() });
+  const again = await startHealthzServer({ address: `127.0.0.1:${srv.port}`, health, metrics, log: memoryLogger() });
   await again.close();
-  await assert.rejects(startHealthzServer({ address: 'nonsense', health, metrics, log: recordingLogger() }), /invalid listen address "nonsense"/);
+  await assert.rejects(startHealthzServer({ address: 'nonsense', health, metrics, log: memoryLogger() }), /invalid listen address "nonsense"/);
 });

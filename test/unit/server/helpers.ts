@@ -1,47 +1,12 @@
-/**
- * Shared by the server tests: a hand-driven clock, a logger that records lines, Node events delivered as the
- * proxier delivers them, and a plain HTTP GET.
- */
+/** Shared by the server tests: Node events delivered as the proxier delivers them, a plain HTTP GET and a free loopback port. */
 import { request } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import type { ApiNode } from '../../../src/model/api.js';
 import type { ProxyHealth } from '../../../src/server/proxy-health.js';
 import { ClusterCache } from '../../../src/sync/cluster-cache.js';
-import type { Clock, TimerHandle } from '../../../src/util/clock.js';
-import type { Logger } from '../../../src/util/log.js';
-
-export interface FakeClock extends Clock {
-  advance(ms: number): void;
-}
-
-/** fakeClock: time moves only when the test says so. Timers are not needed by the health code. */
-export function fakeClock(startMs = Date.parse('2026-01-01T00:00:00Z')): FakeClock {
-  let now = startMs;
-  let nextId = 1;
-  return {
-    now: () => now,
-    advance: (ms) => { now += ms; },
-    setTimeout: (): TimerHandle => ({ id: nextId++ }),
-    clearTimeout: () => undefined,
-  };
-}
-
-export interface RecordingLogger extends Logger {
-  readonly lines: string[];
-}
-
-export function recordingLogger(lines: string[] = []): RecordingLogger {
-  const make = (): RecordingLogger => ({
-    lines,
-    info: (msg, fields) => void lines.push(`I ${msg} ${JSON.stringify(fields ?? {})}`),
-    warn: (msg, fields) => void lines.push(`W ${msg} ${JSON.stringify(fields ?? {})}`),
-    error: (msg, fields) => void lines.push(`E ${msg} ${JSON.stringify(fields ?? {})}`),
-    v: () => make(),
-    child: () => make(),
-  });
-  return make();
-}
+import type { Clock } from '../../../src/util/clock.js';
+import { memoryLogger } from '../../support/logger.js';
 
 const NODE = 'node-a';
 
@@ -51,7 +16,7 @@ const NODE = 'node-a';
  */
 export function nodeEvents(health: ProxyHealth, clock: Clock): (node: ApiNode) => void {
   const cache = new ClusterCache({
-    nodeName: NODE, clock, log: recordingLogger(),
+    nodeName: NODE, clock, log: memoryLogger(),
     onNodeEligibility: (eligible) => health.setNodeEligible(eligible),
   });
   return (node) => cache.upsert('Node', { ...node, metadata: { ...node.metadata, name: NODE } });

@@ -3,14 +3,15 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { startMetricsServer } from '../../../src/server/metrics-server.js';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
-import { get, recordingLogger } from './helpers.js';
+import { memoryLogger } from '../../support/logger.js';
+import { get } from './helpers.js';
 
 test("/metrics serves kube-proxy's metric names from the registry", async (t) => {
   const metrics = createProxyMetrics(new Registry());
   metrics.syncProxyRulesDuration.observe({ ip_family: 'IPv4' }, 0.02);
   metrics.proxyHealthzTotal.inc({ code: '200' });
   metrics.noLocalEndpointsTotal.set({ ip_family: 'IPv4', traffic_policy: 'internal' }, 1);
-  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: metrics.registry, mode: 'iptables', log: recordingLogger() });
+  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: metrics.registry, mode: 'iptables', log: memoryLogger() });
   t.after(() => srv.close());
   const r = await get('127.0.0.1', srv.port, '/metrics');
   assert.equal(r.status, 200);
@@ -38,7 +39,7 @@ test("/metrics serves kube-proxy's metric names from the registry", async (t) =>
 });
 
 test('/proxyMode answers the mode as plain text; /healthz answers ok; anything else is 404', async (t) => {
-  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: new Registry(), mode: 'ipvs', log: recordingLogger() });
+  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: new Registry(), mode: 'ipvs', log: memoryLogger() });
   t.after(() => srv.close());
   const mode = await get('127.0.0.1', srv.port, '/proxyMode');
   assert.equal(mode.status, 200);
@@ -52,7 +53,7 @@ test('/proxyMode answers the mode as plain text; /healthz answers ok; anything e
 });
 
 test('/configz serves the configuration when one is given', async (t) => {
-  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: new Registry(), mode: 'iptables', log: recordingLogger(), configz: { mode: 'iptables' } });
+  const srv = await startMetricsServer({ address: '127.0.0.1:0', registry: new Registry(), mode: 'iptables', log: memoryLogger(), configz: { mode: 'iptables' } });
   t.after(() => srv.close());
   const r = await get('127.0.0.1', srv.port, '/configz');
   assert.equal(r.status, 200);

@@ -2,12 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TAINT_TO_BE_DELETED } from '../../../src/model/api.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
-import { fakeClock, nodeEvents } from './helpers.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { nodeEvents } from './helpers.js';
 
 const TIMEOUT = 60_000; // 2 x the default 30s sync period
 
 test('a proxy that has not synced yet is healthy, even with changes queued', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   assert.equal(h.status().healthy, true);
   h.queuedUpdate('IPv4');
@@ -16,7 +17,7 @@ test('a proxy that has not synced yet is healthy, even with changes queued', () 
 });
 
 test('a synced proxy stays healthy however long nothing changes', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   const syncedAt = clock.now();
@@ -28,7 +29,7 @@ test('a synced proxy stays healthy however long nothing changes', () => {
 });
 
 test('a queued change that waited the health timeout makes the proxy unhealthy until a sync', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   const syncedAt = clock.now();
@@ -45,7 +46,7 @@ test('a queued change that waited the health timeout makes the proxy unhealthy u
 });
 
 test('only the oldest queued change counts: later ones do not reset the wait', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   h.queuedUpdate('IPv4');
@@ -56,7 +57,7 @@ test('only the oldest queued change counts: later ones do not reset the wait', (
 });
 
 test('each IP family is judged on its own: one late family makes the proxy unhealthy', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   h.updated('IPv4');
   h.updated('IPv6');
@@ -73,7 +74,7 @@ test('each IP family is judged on its own: one late family makes the proxy unhea
 });
 
 test('node eligibility is true until a Node says it is being deleted or tainted for deletion', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const h = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
   const deliver = nodeEvents(h, clock);
   assert.equal(h.status().nodeEligible, true);

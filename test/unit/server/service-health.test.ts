@@ -4,14 +4,16 @@ import { createServer } from 'node:net';
 import { ServiceHealthServer } from '../../../src/server/service-health.js';
 import type { ServiceHealthEntry } from '../../../src/server/service-health.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
-import { fakeClock, freePort, get, nodeEvents, recordingLogger } from './helpers.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { memoryLogger } from '../../support/logger.js';
+import { freePort, get, nodeEvents } from './helpers.js';
 
 const TIMEOUT = 60_000;
 
 function setup(t: { after(fn: () => Promise<void> | void): void }, addresses: string[] = ['127.0.0.1']) {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const health = new ProxyHealth({ clock, healthTimeoutMs: TIMEOUT });
-  const log = recordingLogger();
+  const log = memoryLogger();
   const bindErrors: { entry: ServiceHealthEntry; err: Error }[] = [];
   const shs = new ServiceHealthServer({ addresses, health, log, onBindError: (entry, err) => bindErrors.push({ entry, err }) });
   t.after(() => shs.close());

@@ -8,6 +8,8 @@ import { createKubeSource } from '../../../src/source/kube.js';
 import type { ClusterSource } from '../../../src/source/types.js';
 import { log, setLogSink, type LogSink } from '../../../src/util/log.js';
 import { ConfigError } from '../../../src/util/errors.js';
+import type { ApiEndpointSlice, ApiService } from '../../../src/model/api.js';
+import { clusterIPService, endpointSliceFor, node } from '../../support/api-objects.js';
 import { FakeApiServer, type FakeApiServerOptions, type JsonObject } from '../../support/fake-apiserver.js';
 import { RecordingHandler } from '../../support/recording-handler.js';
 import { delay, pollUntil } from '../../support/poll-until.js';
@@ -23,24 +25,14 @@ after(() => {
   setLogSink(prevSink);
 });
 
-function service(name: string, clusterIP: string, extra: JsonObject = {}): JsonObject {
-  return {
-    metadata: { name, namespace: 'default', ...(extra.metadata ?? {}) },
-    spec: { type: 'ClusterIP', clusterIP, clusterIPs: [clusterIP], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
-  };
+/** A ClusterIP service as a user writes it; the fake API server fills in the rest. */
+function service(name: string, clusterIP: string, opts: { labels?: Record<string, string> } = {}): ApiService {
+  return clusterIPService(name, clusterIP, opts);
 }
 
-function slice(name: string, service: string, ips: string[], labels: Record<string, string> = {}): JsonObject {
-  return {
-    metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': service, ...labels } },
-    addressType: 'IPv4',
-    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true }, nodeName: NODE })),
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  };
-}
-
-function node(name: string): JsonObject {
-  return { metadata: { name }, status: { addresses: [{ type: 'InternalIP', address: '10.0.0.1' }] } };
+/** A slice of ready endpoints on this node. */
+function slice(name: string, service: string, ips: string[], labels: Record<string, string> = {}): ApiEndpointSlice {
+  return endpointSliceFor(service, name, ips.map((ip) => ({ ip, node: NODE })), { labels });
 }
 
 interface Harness {
@@ -84,7 +76,7 @@ describe('kube source', () => {
   test('initial sync delivers every object and then synced for each kind, filtered as kube-proxy does', async (t) => {
     const h = await harness((fake) => {
       seedBasic(fake);
-      fake.upsert('Service', service('other-proxy', '10.96.0.50', { metadata: { labels: { 'service.kubernetes.io/service-proxy-name': 'x' } } }));
+      fake.upsert('Service', service('other-proxy', '10.96.0.50', { labels: { 'service.kubernetes.io/service-proxy-name': 'x' } }));
       fake.upsert('EndpointSlice', slice('headless-abc', 'headless', ['10.244.0.99'], { 'service.kubernetes.io/headless': '' }));
       fake.upsert('Node', node('node-b'));
     });
@@ -177,7 +169,7 @@ describe('kube source', () => {
     assert.equal(removed.length, 1);
     assert.equal(removed[0].op === 'remove' && removed[0].key, 'Service/default/db');
 
-    h.fake.upsert('Service', service('web', '10.96.0.10', { metadata: { labels: { 'service.kubernetes.io/service-proxy-name': 'other' } } }));
+    h.fake.upsert('Service', service('web', '10.96.0.10', { labels: { 'service.kubernetes.io/service-proxy-name': 'other' } }));
     await pollUntil(() => h.handler.get('Service', 'default', 'web') === undefined);
 
     h.fake.upsert('Node', { ...node(NODE), spec: { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] } });

@@ -6,7 +6,9 @@ import { FULL_SYNC_PERIOD_MS, Proxier, type HealthRecorder, type ServiceHealthSy
 import type { ServiceHealthEntry } from '../../../src/sync/service-health-entries.js';
 import type { IPFamily } from '../../../src/model/types.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { memoryLogger, node, service, slice, RecordingBackend, NODE, NODE_IP } from './fixtures.js';
+import { clusterNode as node, clusterIPService as service, endpointSliceFor as slice } from '../../support/api-objects.js';
+import { memoryLogger } from '../../support/logger.js';
+import { RecordingBackend, NODE, NODE_IP } from './fixtures.js';
 
 class RecordingHealth implements HealthRecorder {
   readonly events: string[] = [];

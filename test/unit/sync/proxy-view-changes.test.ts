@@ -8,7 +8,9 @@ import { Registry } from 'prom-client';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
 import { Proxier } from '../../../src/sync/proxier.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { memoryLogger, service, slice, RecordingBackend, NODE, NODE_IP } from './fixtures.js';
+import { clusterIPService as service, endpointSliceFor as slice } from '../../support/api-objects.js';
+import { memoryLogger } from '../../support/logger.js';
+import { RecordingBackend, NODE, NODE_IP } from './fixtures.js';
 
 async function synced() {
   const clock = new FakeClock();

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { networkInterfaces } from 'node:os';
 import { clusterCIDRFor, healthCheckAddresses, hostAddressesFrom, ipFamiliesFor, isGlobalIPv6, nodeNameFor } from '../../../src/cli/host-facts.js';
 import { defaultConfig } from '../../../src/config/types.js';
-import { memoryLogger } from './fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
 
 test('the node name is --hostname-override, else the host name, lowercased', () => {
   const c = defaultConfig();

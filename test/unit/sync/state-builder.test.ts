@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { ClusterCache } from '../../../src/sync/cluster-cache.js';
 import { ProxyStateBuilder } from '../../../src/sync/state-builder.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { memoryLogger, node, service, slice, NODE, NODE_IP } from './fixtures.js';
+import { clusterNode as node, clusterIPService as service, endpointSliceFor as slice } from '../../support/api-objects.js';
+import { memoryLogger } from '../../support/logger.js';
+import { NODE, NODE_IP } from './fixtures.js';
 
 function clusterOf(n: number) {
   const cache = new ClusterCache({ nodeName: NODE, clock: new FakeClock(), log: memoryLogger() });
@@ -24,24 +26,19 @@ function clusterOf(n: number) {
 
 test('one endpoint change among 30,000 services recomputes one service, not all', () => {
   const { cache, builder } = clusterOf(30_000);
-  let t = performance.now();
   const full = builder.build(cache, new Set());
-  const fullMs = performance.now() - t;
   assert.equal(builder.lastBuild.recomputedAll, true);
   assert.equal(full.get('IPv4')!.services.size, 30_000);
   assert.equal(full.get('IPv6')!.services.size, 0, 'IPv4-only services have no IPv6 ports');
 
   cache.upsert('EndpointSlice', slice('svc-12345', 'svc-12345-a', [{ ip: '10.49.95.9' }], { resourceVersion: '2' }));
   const changes = cache.take();
-  t = performance.now();
   const partial = builder.build(cache, changes.services);
-  const partialMs = performance.now() - t;
   assert.equal(builder.lastBuild.recomputedAll, false);
   assert.equal(builder.lastBuild.recomputedServices, 2, 'one service, once per family');
   assert.deepEqual(partial.get('IPv4')!.services.get('default/svc-12345:http')!.endpoints.map((e) => e.key), ['10.49.95.9:8080']);
   assert.equal(partial.get('IPv4')!.services.get('default/svc-1:http'), full.get('IPv4')!.services.get('default/svc-1:http'));
-  // Not a timing assertion proper (machines vary): a partial build must be far cheaper than a full one.
-  assert.ok(partialMs < fullMs / 5, `partial ${partialMs.toFixed(1)} ms vs full ${fullMs.toFixed(1)} ms`);
+  // What that costs against a full build is measured by perf/sync/scaling.ts.
 });
 
 test('a node zone change recomputes every service; an unchanged build returns the same state object', () => {

@@ -8,7 +8,9 @@ import { NodeTracker } from '../../../src/sync/node-tracker.js';
 import { ClusterCache } from '../../../src/sync/cluster-cache.js';
 import { sameObject } from '../../../src/sync/object-equality.js';
 import { FakeClock } from '../../support/fake-clock.js';
-import { memoryLogger, node, service, slice, NODE } from './fixtures.js';
+import { clusterNode as node, clusterIPService as service, endpointSliceFor as slice } from '../../support/api-objects.js';
+import { memoryLogger } from '../../support/logger.js';
+import { NODE } from './fixtures.js';
 
 async function value(metric: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
   return (await metric.get()).values.reduce((s, v) => s + v.value, 0);

@@ -24,7 +24,7 @@ import { FakeIptables } from '../../support/fake-iptables.js';
 import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { checkIptablesRuleJumps } from '../../support/iptables-assert.js';
 import { clusterCIDRMatch, modeOptions } from '../../support/mode-options.js';
-import { memoryLogger } from '../sync/fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
 
 export const TEST_NODE_NAME = 'test-node';
 export const TEST_NODE_IP = '192.168.0.2';

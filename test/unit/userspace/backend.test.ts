@@ -4,7 +4,8 @@ import net from 'node:net';
 import { UserspaceBackend, type PortalIptables } from '../../../modes/userspace/backend.js';
 import { defaultConfig } from '../../../src/config/types.js';
 import type { ServicePort } from '../../../src/model/types.js';
-import { connectAndReadName, echoPods, endpoint, memoryLog, proxyState, roundTrip, servicePort, sleep, type NamedServer } from './fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
+import { connectAndReadName, echoPods, endpoint, proxyState, roundTrip, servicePort, sleep, type NamedServer } from './fixtures.js';
 import { modeOptions } from '../../support/mode-options.js';
 
 /** Records restore inputs; save() shows what the last restore wrote, enough for jump checks. */
@@ -33,7 +34,7 @@ function makeBackend(t: import('node:test').TestContext, more: { portRange?: str
   config.bindAddress = '127.0.0.1';
   config.portRange = more.portRange ?? '';
   const iptables = new RecordingIptables();
-  const log = memoryLog();
+  const log = memoryLogger();
   const backend = new UserspaceBackend({ ...modeOptions('userspace', { config, log }), iptables, maxConnectionsPerService: more.maxConnectionsPerService, workerThreads: more.workerThreads });
   t.after(() => backend.close());
   return { backend, iptables, log };
@@ -189,7 +190,7 @@ test('describe() shows the listeners and the portal rules a state needs, without
   const config = defaultConfig();
   config.mode = 'userspace';
   const sp = servicePort({ name: 'web', nodePort: 30080, externallyAccessible: true, affinityTimeoutSeconds: 60, endpoints: [endpoint('10.244.0.11', 8080)] });
-  const text = mode.describe(proxyState([sp]), modeOptions('userspace', { config, log: memoryLog() }));
+  const text = mode.describe(proxyState([sp]), modeOptions('userspace', { config, log: memoryLogger() }));
   assert.match(text, /^listen TCP 0\.0\.0\.0:0 default\/web\|TCP\|portal endpoints=10\.244\.0\.11:8080 affinity=ClientIP\/60s$/m);
   assert.match(text, /^listen TCP 0\.0\.0\.0:30080 default\/web\|TCP\|nodeport /m);
   assert.match(text, /^-A KUBE-NODEPORT-CONTAINER .* --dport 30080 -j REDIRECT --to-ports 30080$/m);

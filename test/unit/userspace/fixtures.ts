@@ -5,7 +5,6 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import type { Endpoint, IPFamily, ProxyState, ServicePort } from '../../../src/model/types.js';
-import type { Logger } from '../../../src/util/log.js';
 
 export function endpoint(ip: string, port: number, more: Partial<Endpoint> = {}): Endpoint {
   return { key: `${ip}:${port}`, ip, port, ready: true, serving: true, terminating: false, isLocal: true, ...more };
@@ -54,19 +53,6 @@ export function proxyState(ports: readonly ServicePort[], more: { nodeIPs?: stri
     nodePortAddresses: { all: true, ips: [], localhost: false },
     services: new Map(ports.map((p) => [p.key, p])),
   };
-}
-
-/** A logger that keeps lines for assertions (and prints nothing). */
-export function memoryLog(): Logger & { lines: string[] } {
-  const lines: string[] = [];
-  const make = (b: Record<string, unknown>): Logger => ({
-    info: (m, f) => lines.push(`I ${m} ${JSON.stringify({ ...b, ...f })}`),
-    warn: (m, f) => lines.push(`W ${m} ${JSON.stringify({ ...b, ...f })}`),
-    error: (m, f) => lines.push(`E ${m} ${JSON.stringify({ ...b, ...f })}`),
-    v: () => make(b),
-    child: (more) => make({ ...b, ...more }),
-  });
-  return Object.assign(make({}), { lines });
 }
 
 export interface NamedServer {
@@ -162,15 +148,14 @@ export function connectAndReadName(port: number, host = '127.0.0.1'): Promise<{ 
   });
 }
 
-/** Connects and resolves when the proxy closes the connection, with how long that took and what arrived. */
-export function connectExpectingClose(port: number): Promise<{ ms: number; data: string }> {
+/** Connects and resolves when the proxy closes the connection, with what arrived. */
+export function connectExpectingClose(port: number): Promise<{ data: string }> {
   return new Promise((resolve) => {
-    const t0 = Date.now();
     const socket = net.connect({ port, host: '127.0.0.1' });
     let data = '';
     socket.on('data', (d) => { data += d.toString(); });
     socket.on('error', () => {});
-    socket.once('close', () => resolve({ ms: Date.now() - t0, data }));
+    socket.once('close', () => resolve({ data }));
   });
 }
 

@@ -1,18 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FAILURE_PENALTY_MS, LoadBalancer } from '../../../modes/userspace/load-balancer.js';
-import type { Clock } from '../../../src/util/clock.js';
+import { FakeClock } from '../../support/fake-clock.js';
 import { endpoint } from './fixtures.js';
-
-function fakeClock(): Clock & { advance(ms: number): void } {
-  let now = 1_000_000;
-  return {
-    now: () => now,
-    setTimeout: () => ({ id: 0 }),
-    clearTimeout: () => {},
-    advance(ms: number) { now += ms; },
-  };
-}
 
 const A = endpoint('10.0.0.1', 80);
 const B = endpoint('10.0.0.2', 80);
@@ -33,7 +23,7 @@ test('a balancer without endpoints (or unknown) gives nothing', () => {
 });
 
 test('ClientIP affinity holds a client on one endpoint while it keeps coming back within the timeout', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lb = new LoadBalancer({ clock });
   lb.update('svc', [A, B, C], 10);
   const first = lb.nextEndpoint('svc', '1.1.1.1', false)!;
@@ -46,7 +36,7 @@ test('ClientIP affinity holds a client on one endpoint while it keeps coming bac
 });
 
 test('ClientIP affinity expires after the timeout without use', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lb = new LoadBalancer({ clock });
   lb.update('svc', [A, B], 10);
   const first = lb.nextEndpoint('svc', '1.1.1.1', false)!;
@@ -57,7 +47,7 @@ test('ClientIP affinity expires after the timeout without use', () => {
 });
 
 test('resetting affinity after a failed dial moves the client off the failed endpoint', () => {
-  const lb = new LoadBalancer({ clock: fakeClock() });
+  const lb = new LoadBalancer({ clock: new FakeClock() });
   lb.update('svc', [A, B], 10800);
   const first = lb.nextEndpoint('svc', '1.1.1.1', false)!;
   // Rotation would hand out `first` again next for another pair of calls; reset must avoid it.
@@ -68,7 +58,7 @@ test('resetting affinity after a failed dial moves the client off the failed end
 });
 
 test('an endpoint update keeps affinity to endpoints that remain and drops it for removed ones', () => {
-  const lb = new LoadBalancer({ clock: fakeClock() });
+  const lb = new LoadBalancer({ clock: new FakeClock() });
   lb.update('svc', [A, B], 10800);
   const c1 = lb.nextEndpoint('svc', '1.1.1.1', false)!; // A
   const c2 = lb.nextEndpoint('svc', '2.2.2.2', false)!; // B
@@ -79,7 +69,7 @@ test('an endpoint update keeps affinity to endpoints that remain and drops it fo
 });
 
 test('turning affinity off forgets every client', () => {
-  const lb = new LoadBalancer({ clock: fakeClock() });
+  const lb = new LoadBalancer({ clock: new FakeClock() });
   lb.update('svc', [A, B], 10800);
   lb.nextEndpoint('svc', '1.1.1.1', false);
   lb.update('svc', [A, B], 0);
@@ -99,7 +89,7 @@ test('balancers are independent per id and removable', () => {
 });
 
 test('a failed endpoint is kept out of rotation for the penalty, then tried again', () => {
-  const clock = fakeClock();
+  const clock = new FakeClock();
   const lb = new LoadBalancer({ clock });
   lb.update('svc', [A, B, C], 0);
   lb.failed('svc', A.key);
@@ -112,7 +102,7 @@ test('a failed endpoint is kept out of rotation for the penalty, then tried agai
 });
 
 test('when every endpoint is penalised, one is still handed out (something must be tried)', () => {
-  const lb = new LoadBalancer({ clock: fakeClock() });
+  const lb = new LoadBalancer({ clock: new FakeClock() });
   lb.update('svc', [A, B], 0);
   lb.failed('svc', A.key);
   lb.failed('svc', B.key);

@@ -181,14 +181,14 @@ test('the rules load with iptables-restore in a namespace, resync idempotently a
 test('the backend against a real iptables: init, sync, resync, cleanup leave nothing behind', async (t) => {
   const { UserspaceBackend } = await import('../../../modes/userspace/backend.js');
   const { defaultConfig } = await import('../../../src/config/types.js');
-  const { memoryLog } = await import('./fixtures.js');
+  const { memoryLogger } = await import('../../support/logger.js');
   const ns = `kpx-${randomBytes(3).toString('hex')}-usbackend`;
   await addNamespace(ns);
   t.after(() => deleteNamespace(ns));
   const ipt = new Iptables({ family: 'IPv4', netns: ns });
   const config = defaultConfig();
   config.bindAddress = '127.0.0.1'; // listeners bind on this process's loopback; only the rules go to the namespace
-  const backend = new UserspaceBackend({ ...modeOptions('userspace', { config, log: memoryLog() }), iptables: ipt, workerThreads: 0 });
+  const backend = new UserspaceBackend({ ...modeOptions('userspace', { config, log: memoryLogger() }), iptables: ipt, workerThreads: 0 });
   t.after(() => backend.close());
   assert.equal(await backend.hasLeftovers(), false);
   await backend.init();

@@ -4,15 +4,19 @@ import net from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import { ConnectionBudget, TcpProxy } from '../../../modes/userspace/tcp-proxy.js';
-import { connectAndReadName, connectExpectingClose, echoPods, endpoint, memoryLog, roundTrip, sleep, type NamedServer } from './fixtures.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { pollUntil } from '../../support/poll-until.js';
+import { memoryLogger } from '../../support/logger.js';
+import { connectAndReadName, connectExpectingClose, echoPods, endpoint, roundTrip, type NamedServer } from './fixtures.js';
 
-async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number } = {}) {
+async function proxyFor(t: import('node:test').TestContext, servers: readonly NamedServer[], opts: { budget?: ConnectionBudget; affinity?: number; clock?: FakeClock } = {}) {
   const lb = new LoadBalancer();
   lb.update('svc', servers.map((s) => endpoint('127.0.0.1', s.port)), opts.affinity ?? 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? new ConnectionBudget(1000), log: memoryLog() });
+  const log = memoryLogger();
+  const proxy = new TcpProxy({ name: 'svc', pick: (src, reset) => lb.nextEndpoint('svc', src, reset), budget: opts.budget ?? new ConnectionBudget(1000), log, clock: opts.clock });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
-  return { lb, proxy, port };
+  return { lb, proxy, port, log };
 }
 
 /** Listens `server` on loopback and puts a proxy with it as the only endpoint in front of it. */
@@ -21,7 +25,7 @@ async function proxyToServer(t: import('node:test').TestContext, server: net.Ser
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', (server.address() as net.AddressInfo).port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { proxy, port };
@@ -66,7 +70,7 @@ test('a dead endpoint is skipped and every request still succeeds', async (t) =>
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 0);
-  const log = memoryLog();
+  const log = memoryLogger();
   const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
@@ -83,7 +87,7 @@ test('a dead endpoint with affinity: the client is moved to a live one and stays
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead), endpoint('127.0.0.1', a.port)], 10800);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   for (let i = 0; i < 3; i++) {
@@ -94,22 +98,25 @@ test('a dead endpoint with affinity: the client is moved to a live one and stays
 });
 
 test('no endpoints: the client is closed at once', async (t) => {
-  const { port } = await proxyFor(t, []);
+  // The proxy's time stands still: a close that waited on a dial timeout would never come.
+  const clock = new FakeClock();
+  const { port, log } = await proxyFor(t, [], { clock });
   const r = await connectExpectingClose(port);
   assert.equal(r.data, '');
-  assert.ok(r.ms < 200, `closed after ${r.ms}ms`);
+  assert.equal(clock.pendingTimers(), 0, 'no dial timer was armed');
+  assert.ok(!log.lines.some((l) => l.includes('dial')), `no dial was tried: ${log.lines.join('\n')}`);
 });
 
 test('only dead endpoints: the client is closed after the attempts, quickly when dials are refused', async (t) => {
   const dead = await deadPort();
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', dead)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(100), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   const r = await connectExpectingClose(port);
   assert.equal(r.data, '');
-  assert.equal(proxy.connectionCount, 0);
+  await pollUntil(() => proxy.connectionCount === 0, { message: () => `${proxy.connectionCount} connections still counted` });
 });
 
 test('a 100 MB transfer arrives intact in both directions at once (sha256)', async (t) => {
@@ -154,7 +161,7 @@ test('a 100 MB transfer arrives intact in both directions at once (sha256)', asy
   const bp = await backendPort.promise;
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', bp)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -194,7 +201,7 @@ test('a client that stops reading holds back only its own connection, and both s
   });
   let stalled: net.Socket | undefined;
   const first = download((s) => { stalled = s; s.pause(); });
-  while (next < 1) await sleep(5);
+  await pollUntil(() => next >= 1);
   const second = await download(() => {});
   assert.equal(second, createHash('sha256').update(sent[1]).digest('hex'), 'the reading client got its stream whole while the other stalled');
   stalled!.resume();
@@ -218,8 +225,7 @@ test('half-close: a client that ends its side still reads the reply', async (t) 
     c.end('question');
   });
   assert.equal(reply, 'reply to question');
-  await sleep(50);
-  assert.equal(proxy.connectionCount, 0, 'both sides closed once both directions ended');
+  await pollUntil(() => proxy.connectionCount === 0, { message: 'both sides closed once both directions ended' });
 });
 
 test('an error on one side destroys the other side too', async (t) => {
@@ -229,27 +235,28 @@ test('an error on one side destroys the other side too', async (t) => {
   const { proxy, port } = await proxyToServer(t, server);
   const c = net.connect({ port, host: '127.0.0.1' });
   await new Promise((r) => c.once('connect', r));
-  while (!backendSocket) await sleep(5);
+  await pollUntil(() => backendSocket !== undefined);
   c.resetAndDestroy(); // RST from the client
   await closed.promise;
-  await sleep(20);
-  assert.equal(proxy.connectionCount, 0);
+  await pollUntil(() => proxy.connectionCount === 0, { message: () => `${proxy.connectionCount} connections still counted` });
 });
 
 test('the connection cap refuses new connections at once and leaves open ones working', async (t) => {
   const [a] = await echoPods(t, 'pod-a');
   const budget = new ConnectionBudget(2);
-  const { port } = await proxyFor(t, [a], { budget });
+  // The proxy's time stands still: a refusal that waited on a timer would never come.
+  const clock = new FakeClock();
+  const { port } = await proxyFor(t, [a], { budget, clock });
   const c1 = await connectAndReadName(port);
   const c2 = await connectAndReadName(port);
   assert.equal(budget.open, 2);
   const refused = await connectExpectingClose(port);
   assert.equal(refused.data, '', 'the refused client gets nothing');
-  assert.ok(refused.ms < 200);
+  assert.equal(clock.pendingTimers(), 0, 'refused without a dial (no dial timer armed)');
   assert.equal(await roundTrip(c1.socket, 'still-1'), 'still-1');
   assert.equal(await roundTrip(c2.socket, 'still-2'), 'still-2');
   c1.socket.destroy();
-  while (budget.open > 1) await sleep(5);
+  await pollUntil(() => budget.open <= 1);
   const c3 = await connectAndReadName(port);
   assert.equal(c3.name, 'pod-a', 'a freed slot is usable again');
   c2.socket.destroy();
@@ -261,7 +268,7 @@ test('endpoint churn under continuous load loses no established connection', asy
   const lb = new LoadBalancer();
   const set = (idx: number[]) => lb.update('svc', idx.map((i) => endpoint('127.0.0.1', pods[i].port)), 0);
   set([0, 1]);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(1000), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(1000), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
 
@@ -288,7 +295,9 @@ test('endpoint churn under continuous load loses no established connection', asy
         newConnNames[phase - 1].push(c.name);
         c.socket.destroy();
       }
-      await sleep(50);
+      // Each set carries established traffic for a while: 30 round trips, not a span of time.
+      const before = trips;
+      await pollUntil(() => trips >= before + 30);
     }
     stop = true;
   })();
@@ -304,7 +313,7 @@ test('close() stops listening, destroys its connections and frees the port', asy
   const [a] = await echoPods(t, 'pod-a');
   const lb = new LoadBalancer();
   lb.update('svc', [endpoint('127.0.0.1', a.port)], 0);
-  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLog() });
+  const proxy = new TcpProxy({ name: 'svc', pick: (s, r) => lb.nextEndpoint('svc', s, r), budget: new ConnectionBudget(10), log: memoryLogger() });
   const port = await proxy.listen('127.0.0.1', 0);
   const c = await connectAndReadName(port);
   // The proxy's side closes: the client sees end-of-stream (it is half-open aware, so it waits for 'end').

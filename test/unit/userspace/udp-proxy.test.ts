@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { LoadBalancer } from '../../../modes/userspace/load-balancer.js';
 import { UdpProxy } from '../../../modes/userspace/udp-proxy.js';
-import { endpoint, memoryLog, sleep, udpNameServer } from './fixtures.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { memoryLogger } from '../../support/logger.js';
+import { endpoint, udpNameServer } from './fixtures.js';
 
 async function client(t: import('node:test').TestContext) {
   const sock = dgram.createSocket('udp4');
@@ -22,12 +24,12 @@ async function client(t: import('node:test').TestContext) {
   };
 }
 
-async function setup(t: import('node:test').TestContext, names: string[], idleTimeoutMs = 250) {
+async function setup(t: import('node:test').TestContext, names: string[], idleTimeoutMs = 250, clock?: FakeClock) {
   const servers = await Promise.all(names.map((n) => udpNameServer(n)));
   t.after(() => Promise.all(servers.map((s) => s.close())));
   const lb = new LoadBalancer();
   lb.update('dns', servers.map((s) => endpoint('127.0.0.1', s.port)), 0);
-  const proxy = new UdpProxy({ name: 'dns', family: 'IPv4', pick: (s, r) => lb.nextEndpoint('dns', s, r), idleTimeoutMs, log: memoryLog() });
+  const proxy = new UdpProxy({ name: 'dns', family: 'IPv4', pick: (s, r) => lb.nextEndpoint('dns', s, r), idleTimeoutMs, log: memoryLogger(), clock });
   const port = await proxy.listen('127.0.0.1', 0);
   t.after(() => proxy.close());
   return { servers, lb, proxy, port };
@@ -53,16 +55,19 @@ test('one session per client: its datagrams stay on one endpoint; a second clien
 });
 
 test('a UDP session expires after --udp-timeout idle and the next datagram opens a new one', async (t) => {
-  const { port, proxy } = await setup(t, ['a', 'b'], 100);
+  const clock = new FakeClock();
+  const { port, proxy } = await setup(t, ['a', 'b'], 100, clock);
   const c = await client(t);
   const first = (await c.ask(port, 'x')).data.toString();
-  // Activity within the timeout keeps the session.
+  // Activity within the timeout keeps the session: 4 x 50 ms is twice the timeout in all.
   for (let i = 0; i < 4; i++) {
-    await sleep(50);
+    clock.advance(50);
     assert.equal((await c.ask(port, 'x')).data.toString(), first);
   }
   assert.equal(proxy.sessionCount, 1);
-  await sleep(250);
+  clock.advance(99);
+  assert.equal(proxy.sessionCount, 1, 'not idle for the whole timeout yet');
+  clock.advance(1);
   assert.equal(proxy.sessionCount, 0, 'the idle session is gone');
   const after = (await c.ask(port, 'x')).data.toString();
   assert.notEqual(after, first, 'a new session is balanced again (round robin)');

@@ -1,12 +1,12 @@
 /**
- * model-helpers.ts: builds a ProxyState from generated objects (collecting warnings) and checks every
+ * model-state.ts (test support): builds a ProxyState from generated objects (collecting warnings) and checks every
  * value in it that a mode writes into a ruleset.
  */
 import { isIPv4, isIPv6 } from 'node:net';
-import { buildProxyState } from '../../../src/model/index.js';
-import type { ApiEndpointSlice, ApiNode, ApiService } from '../../../src/model/api.js';
-import type { IPFamily, ProxyState } from '../../../src/model/types.js';
-import { HOST_ADDRESSES, NODE_NAME } from './generators.js';
+import { buildProxyState } from '../../src/model/index.js';
+import type { ApiEndpointSlice, ApiNode, ApiService } from '../../src/model/api.js';
+import type { IPFamily, ProxyState } from '../../src/model/types.js';
+import { HOST_ADDRESSES, NODE_NAME } from './model-generators.js';
 
 export function build(services: readonly ApiService[], slices: readonly ApiEndpointSlice[], node: ApiNode | undefined, family: IPFamily,
   warnings: string[] = []): ProxyState {

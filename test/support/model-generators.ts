@@ -1,11 +1,11 @@
 /**
- * generators.ts: fast-check arbitraries for Services, EndpointSlices and Nodes as users and API servers
+ * model-generators.ts (test support): fast-check arbitraries for Services, EndpointSlices and Nodes as users and API servers
  * send them, mostly well-formed, often with one definite defect (a bad IP or CIDR, a port out of range, a
  * duplicate port, an unknown protocol, a missing field, a huge or non-ASCII name). Each generated
  * Service says whether it carries a defect that must make the model skip (part of) it.
  */
 import fc from 'fast-check';
-import type { ApiEndpointSlice, ApiNode, ApiService } from '../../../src/model/api.js';
+import type { ApiEndpointSlice, ApiNode, ApiService } from '../../src/model/api.js';
 
 export const NODE_NAME = 'node-a';
 export const HOST_ADDRESSES = ['10.10.0.1', 'fd00::1'];

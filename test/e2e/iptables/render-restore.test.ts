@@ -14,8 +14,8 @@ import type { IPFamily } from '../../../src/model/types.js';
 import { exec } from '../../../src/net/exec.js';
 import { addNamespace, deleteNamespace } from '../../../src/sandbox/netns.js';
 import { CommandError } from '../../../src/util/errors.js';
-import { cluster } from './generators.js';
-import { build } from './model-helpers.js';
+import { cluster } from '../../support/model-generators.js';
+import { build } from '../../support/model-state.js';
 import { clusterCIDRMatch } from '../../support/mode-options.js';
 
 const STATES_PER_FAMILY = { IPv4: 240, IPv6: 80 } as const;
