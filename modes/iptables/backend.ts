@@ -16,7 +16,7 @@ import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
 import { IptablesRestoreError, KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import type { AppliedRules } from './applied-rules.js';
-import { ensureCanaries } from './canary.js';
+import { CANARY_TABLES, ensureCanaries } from './canary.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
 import { ensureJumps, initHost } from './host-init.js';
 import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, type JumpRule } from './jumps.js';
@@ -37,6 +37,9 @@ export type { LastSyncInfo } from './last-sync.js';
 export type FullSyncStrategy = 'replace-tables' | 'noflush';
 
 
+/** A drift check that prints every table runs at most this often (another program committing makes it due). */
+export const DEEP_DRIFT_CHECK_INTERVAL_MS = 10 * 60_000;
+
 export interface IptablesBackendExtras {
   /** Drive a named network namespace from outside (tests, sandbox, perf). */
   readonly netns?: string;
@@ -48,6 +51,8 @@ export interface IptablesBackendExtras {
   readonly sysctl?: SysctlClient;
   /** Minimum time between two drift checks by partial syncs (default: the sync period). */
   readonly driftCheckIntervalMs?: number;
+  /** Minimum time between two drift checks that print and compare every table (default DEEP_DRIFT_CHECK_INTERVAL_MS). */
+  readonly deepDriftCheckIntervalMs?: number;
   /** Keep every restore input whole in lastSync, however large (perf/sync restores it again). */
   readonly keepRestoreInput?: boolean;
 }
@@ -68,6 +73,8 @@ export class IptablesBackend implements Backend {
   private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
   private lastDriftCheck = -Infinity;
   private readonly driftCheckIntervalMs: number;
+  private lastDeepDriftCheck = -Infinity;
+  private readonly deepDriftCheckIntervalMs: number;
   /** The state of the last successful sync: what the kernel should hold. */
   private lastWritten: ProxyState | undefined;
   private readonly keepRestoreInput: boolean;
@@ -91,6 +98,7 @@ export class IptablesBackend implements Backend {
     this.sysctl = extras.sysctl ?? new Sysctl(extras.netns);
     this.strategy = extras.fullSyncStrategy ?? 'replace-tables';
     this.driftCheckIntervalMs = extras.driftCheckIntervalMs ?? opts.settings.syncPeriodMs;
+    this.deepDriftCheckIntervalMs = extras.deepDriftCheckIntervalMs ?? DEEP_DRIFT_CHECK_INTERVAL_MS;
     this.keepRestoreInput = extras.keepRestoreInput ?? false;
     this.metrics = iptablesMetrics(opts.registry);
   }
@@ -143,7 +151,10 @@ export class IptablesBackend implements Backend {
           partial = false;
         }
       }
-      if (partial) await this.syncPartial(state, changed, t0);
+      // The same state object as last written (the builder hands it over again when nothing changed) and the
+      // kernel checked: there is nothing to render or write.
+      if (partial && state === this.lastWritten) this.last = { ...NO_SYNC, kind: 'partial', totalMs: performance.now() - t0 };
+      else if (partial) await this.syncPartial(state, changed, t0);
       else await this.syncFull(state, t0);
     } catch (err) {
       this.applied = undefined;
@@ -169,6 +180,14 @@ export class IptablesBackend implements Backend {
     const written = this.lastWritten;
     if (!written) return 'nothing written yet';
     if (this.savedTables.isCurrent(await this.ipt.generation())) return undefined;
+    // Someone else committed: most often another program in its own chains. A flush shows in a canary for a
+    // few cheap checks; printing and comparing every table costs about a full sync at scale, so that deeper
+    // look comes at most once per deepDriftCheckIntervalMs.
+    for (const table of CANARY_TABLES) {
+      if (!(await this.ipt.chainExists(table, KUBE_PROXY_CANARY))) return `${table} has no ${KUBE_PROXY_CANARY} (flushed?)`;
+    }
+    if (performance.now() - this.lastDeepDriftCheck < this.deepDriftCheckIntervalMs) return undefined;
+    this.lastDeepDriftCheck = performance.now();
     const { saved } = await this.savedTables.read(this.ipt);
     return kernelDrift(saved, renderRules(written, this.renderOptions(written.node), {}, this.cache), this.jumps());
   }

@@ -6,6 +6,8 @@
  *   (the steady-state sync-period resync);
  * - one-endpoint sync: one endpoint IP of one service changed, partial ChangeSet;
  * - one-service add: a new service, partial ChangeSet;
+ * - periodic sync (the sync period's, nothing changed): the drift check; again after another program
+ *   committed elsewhere (a save and a compare) and after it flushed nat (repaired by a full sync);
  * - bare restore (the limit): `iptables-restore` (whole tables, no --noflush) of the same rules into an
  *   empty namespace, in the same run; optionally the --noflush figure (kube-proxy's way) beside it.
  * kpx's part runs the way kpx does on a node: a child process inside the namespace (`ip netns exec`), so
@@ -75,13 +77,15 @@ async function timeIt(fn: () => Promise<unknown>): Promise<number> {
 
 
 interface InnerFigures {
-  fullFirst: number; fullAgain: number; oneEndpoint: number; oneService: number; detail: string[];
+  fullFirst: number; fullAgain: number; oneEndpoint: number; oneService: number;
+  periodic: number; periodicForeign: number; repair: number; detail: string[];
 }
 
 /** Runs inside the namespace (no netns option: kpx's own view). Prints one JSON line. */
 async function inside(run: number): Promise<void> {
   const ports = Array.from({ length: SERVICES }, (_, i) => servicePort(i, 0));
-  const backend = new IptablesBackend(iptablesBackendOptions());
+  // Every sync checks for drift (kpx checks once per sync period): the one-endpoint figure includes a check.
+  const backend = new IptablesBackend(iptablesBackendOptions(), { driftCheckIntervalMs: 0 });
   await backend.init();
   let cur = ports.slice();
   const check = (r: { ok: boolean }) => { if (!r.ok) throw new Error('sync failed'); };
@@ -107,9 +111,25 @@ async function inside(run: number): Promise<void> {
   // One service added.
   const added = servicePort(SERVICES + run, 6_000_000);
   cur = [...cur, added];
+  const synced = state(cur);
   const oneService = await timeIt(async () =>
-    check(await backend.sync(state(cur), { full: false, services: new Set([added.serviceKey]) })));
-  const out: InnerFigures = { fullFirst, fullAgain, oneEndpoint, oneService, detail };
+    check(await backend.sync(synced, { full: false, services: new Set([added.serviceKey]) })));
+  // The sync period's sync, nothing changed (the builder hands over the same state object): the drift check.
+  const periodicSync = async () => timeIt(async () => check(await backend.sync(synced, { full: false, services: new Set() })));
+  let periodic = Infinity;
+  for (let i = 0; i < 3; i++) periodic = Math.min(periodic, await periodicSync());
+  const kind = (): string => backend.lastSync.kind;
+  if (kind() !== 'partial') throw new Error('expected the periodic sync to be partial');
+  // Another program commits a chain of its own: one iptables-save and a compare, nothing written.
+  await exec('iptables', ['-w', '5', '-t', 'filter', '-N', `PERF-FOREIGN-${run}`]);
+  const periodicForeign = await periodicSync();
+  if (kind() !== 'partial') throw new Error('a foreign commit elsewhere made the periodic sync rewrite');
+  // Another program flushes nat: the periodic sync repairs it with a full sync.
+  await exec('iptables', ['-w', '5', '-t', 'nat', '-F']);
+  const repair = await periodicSync();
+  if (kind() !== 'full') throw new Error('a flushed nat was not repaired');
+  detail.push(`periodic: ${ms(periodic)} nothing changed, ${ms(periodicForeign)} after a foreign commit, ${ms(repair)} repairing a flushed nat`);
+  const out: InnerFigures = { fullFirst, fullAgain, oneEndpoint, oneService, periodic, periodicForeign, repair, detail };
   console.log(JSON.stringify(out));
 }
 
@@ -141,7 +161,7 @@ async function main(): Promise<void> {
 
     const detail: string[] = [];
     const ratios = { full: [] as number[], oneEndpoint: [] as number[] };
-    const rows: Record<string, number[]> = { bare: [], bareNoflush: [], fullFirst: [], fullAgain: [], oneEndpoint: [], oneService: [], save: [] };
+    const rows: Record<string, number[]> = { bare: [], bareNoflush: [], fullFirst: [], fullAgain: [], oneEndpoint: [], oneService: [], save: [], periodic: [], periodicForeign: [], repair: [] };
     for (let run = 0; run < RUNS; run++) {
       // The limit: a whole-table restore of the same rules into an empty namespace (best of two).
       const bareNs = await newNs('bare');
@@ -163,6 +183,9 @@ async function main(): Promise<void> {
       rows.fullAgain.push(fig.fullAgain);
       rows.oneEndpoint.push(fig.oneEndpoint);
       rows.oneService.push(fig.oneService);
+      rows.periodic.push(fig.periodic);
+      rows.periodicForeign.push(fig.periodicForeign);
+      rows.repair.push(fig.repair);
       ratios.full.push(fig.fullAgain / rows.bare[rows.bare.length - 1]);
       ratios.oneEndpoint.push(fig.oneEndpoint / fig.fullAgain);
       detail.push(...fig.detail);
@@ -175,6 +198,7 @@ async function main(): Promise<void> {
       bareNoflushMs: rows.bareNoflush.length ? median(rows.bareNoflush) : undefined,
       fullSyncFirstMs: median(rows.fullFirst), fullSyncMs: median(rows.fullAgain),
       oneEndpointMs: median(rows.oneEndpoint), oneServiceMs: median(rows.oneService),
+      periodicMs: median(rows.periodic), periodicForeignMs: median(rows.periodicForeign), repairMs: median(rows.repair),
       fullOverBare: median(ratios.full), oneEndpointOverFull: median(ratios.oneEndpoint),
     };
     console.log(`kpx iptables mode, ${SERVICES} services × ${ENDPOINTS} endpoints (${lines} restore lines), median of ${RUNS} runs`);
@@ -189,6 +213,9 @@ async function main(): Promise<void> {
     console.log(`  one-endpoint change (partial)      ${ms(result.oneEndpointMs)}   [all: ${rows.oneEndpoint.map(ms).join(', ')}]`);
     console.log(`    ÷ same run's full sync           ${(100 * result.oneEndpointOverFull).toFixed(1)} %  [per run: ${ratios.oneEndpoint.map((r) => (100 * r).toFixed(1)).join(', ')}]  (target ≤ 5 %)`);
     console.log(`  one-service add (partial)          ${ms(result.oneServiceMs)}`);
+    console.log(`  periodic sync, nothing changed     ${result.periodicMs.toFixed(1)} ms   (${((100 * result.periodicMs) / result.fullSyncMs).toFixed(2)} % of the steady full sync; target ≤ 1 %)`);
+    console.log(`  periodic sync, foreign commit      ${ms(result.periodicForeignMs)}   (one iptables-save and a compare, nothing written)`);
+    console.log(`  periodic sync, nat flushed         ${ms(result.repairMs)}   (repaired with a full sync)`);
     for (const d of detail) console.log(`  (${d})`);
     console.log(JSON.stringify(result));
   } finally {

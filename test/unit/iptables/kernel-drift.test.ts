@@ -28,7 +28,7 @@ async function synced(state: ProxyState) {
   config.iptables.localhostNodePorts = false;
   const logs: string[] = [];
   const b = new IptablesBackend(modeOptions('iptables', { config, log: memoryLogger(logs), clusterCIDR: '10.0.0.0/8' }),
-    { iptables: ipt, conntrack: new RecordingConntrack(), sysctl: new FakeSysctl(), driftCheckIntervalMs: 0 });
+    { iptables: ipt, conntrack: new RecordingConntrack(), sysctl: new FakeSysctl(), driftCheckIntervalMs: 0, deepDriftCheckIntervalMs: 0 });
   assert.deepEqual(await b.sync(state, FULL), { ok: true });
   return { ipt, b, logs };
 }
