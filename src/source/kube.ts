@@ -104,8 +104,8 @@ export function createKubeSource(opts: KubeSourceOptions): ClusterSource {
       informers = specs(kc, opts.nodeName, opts.listTimeoutMs ?? 60_000).map((spec) => {
         const kind: ApiKind = spec.kind;
         return new ResilientInformer(kc, spec, {
-          upsert: (obj) => handler.upsert(kind, obj),
-          remove: (obj) => handler.remove(kind, obj),
+          upsert: (event) => handler.upsert(event),
+          remove: (event) => handler.remove(event),
           synced: () => handler.synced(kind),
         }, log, backoff);
       });

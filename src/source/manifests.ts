@@ -17,11 +17,11 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
 import type { Logger } from '../util/log.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { parseManifestText, type ManifestObject, type ManifestProblem } from './manifest-parse.js';
-import type { ClusterSource, SourceHandler } from './types.js';
+import type { ClusterObject, ClusterSource, SourceHandler } from './types.js';
 
 export interface ManifestsSourceOptions {
   /** Quiet time after a change event before the directory is read. Default 100 ms. */
@@ -43,8 +43,7 @@ interface FileState {
 }
 
 interface Delivered {
-  kind: ApiKind;
-  obj: ApiObject;
+  object: ClusterObject;
   /** Digest of the object's JSON as last delivered: an object that did not change is not delivered again. */
   jsonDigest: string;
 }
@@ -174,14 +173,14 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
     if (stopped || !changed) return;
 
     // Desired state: all files merged in name order, a later file overriding an earlier one.
-    const desired = new Map<string, ManifestObject & { file: string }>();
+    const desired = new Map<string, { file: string; object: ManifestObject }>();
     for (const name of [...files.keys()].sort()) {
       for (const o of files.get(name)!.good.values()) {
         const prev = desired.get(o.key);
         if (prev && prev.file !== name) {
           slog.warn('object defined in two files; the later file wins', { object: o.key, files: [prev.file, name] });
         }
-        desired.set(o.key, { ...o, file: name });
+        desired.set(o.key, { file: name, object: o });
       }
     }
 
@@ -189,19 +188,19 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
     for (const [key, o] of desired) {
       const d = delivered.get(key);
       // The very object delivered: its file was not read again, so nothing in it changed.
-      if (d && d.obj === o.obj) continue;
-      const jsonDigest = digest(JSON.stringify(o.obj));
+      if (d && d.object.obj === o.object.obj) continue;
+      const jsonDigest = digest(JSON.stringify(o.object.obj));
       if (d && d.jsonDigest === jsonDigest) {
-        d.obj = o.obj; // the same content, re-read: the next scan can skip it by identity
+        d.object = o.object; // the same content, re-read: the next scan can skip it by identity
         continue;
       }
-      delivered.set(key, { kind: o.kind, obj: o.obj, jsonDigest });
-      call(() => h.upsert(o.kind, o.obj), 'upsert');
+      delivered.set(key, { object: o.object, jsonDigest });
+      call(() => h.upsert(o.object), 'upsert');
     }
     for (const [key, d] of [...delivered]) {
       if (desired.has(key)) continue;
       delivered.delete(key);
-      call(() => h.remove(d.kind, d.obj), 'remove');
+      call(() => h.remove(d.object), 'remove');
     }
   }
 
@@ -262,7 +261,7 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
         throw err;
       }
       for (const kind of KINDS) call(() => h.synced(kind), 'synced');
-      const counts = Object.fromEntries(KINDS.map((k) => [k, [...delivered.values()].filter((d) => d.kind === k).length]));
+      const counts = Object.fromEntries(KINDS.map((k) => [k, [...delivered.values()].filter((d) => d.object.kind === k).length]));
       slog.info('manifests loaded', { files: files.size, ...counts });
       ensureWatcher();
       if (rescanMs > 0) {
