@@ -5,8 +5,10 @@
  * Every *.yaml, *.yml and *.json file directly in the directory is read (hidden files are skipped, so a
  * ConfigMap volume's `..data` machinery is not read twice; symlinks are followed). The directory is
  * watched with fs.watch, with a periodic rescan behind it because fs.watch misses events on some
- * filesystems; both are debounced, and only the differences are delivered: upsert for new or changed
- * objects, remove for vanished ones, keyed by kind/namespace/name.
+ * filesystems; both are debounced. The objects of files that changed are delivered as upserts and vanished
+ * ones as removes, keyed by kind/namespace/name; an object re-read unchanged is delivered again and the
+ * change trackers drop it (src/sync/object-equality.ts), as they drop the kube source's relisted objects,
+ * so that comparison is made in one place.
  *
  * A file that cannot be used (bad YAML or JSON, an object without kind or name) is reported with a
  * warning naming it and the document, and skipped. If it held valid objects before, they are KEPT until
@@ -42,16 +44,7 @@ interface FileState {
   broken: boolean;
 }
 
-interface Delivered {
-  object: ClusterObject;
-  /** Digest of the object's JSON as last delivered: an object that did not change is not delivered again. */
-  jsonDigest: string;
-}
-
-/**
- * Digests rather than the texts themselves: with 10,000 services the file texts and the objects' JSON were
- * ~20 MiB of kpx's heap, kept only to be compared.
- */
+/** A digest rather than the text itself: file texts are kept only to be compared. */
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64');
 }
@@ -73,7 +66,8 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
   const rescanMs = opts.rescanMs ?? 2000;
   const slog = log.child({ source: 'manifests', dir });
   const files = new Map<string, FileState>();
-  const delivered = new Map<string, Delivered>();
+  /** What the handler was last given, per key: removes hand over the last known object. */
+  const delivered = new Map<string, ClusterObject>();
   let handler: SourceHandler | undefined;
   let watcher: FSWatcher | undefined;
   let debounceTimer: NodeJS.Timeout | undefined;
@@ -186,21 +180,15 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
 
     const h = handler!;
     for (const [key, o] of desired) {
-      const d = delivered.get(key);
       // The very object delivered: its file was not read again, so nothing in it changed.
-      if (d && d.object.obj === o.object.obj) continue;
-      const jsonDigest = digest(JSON.stringify(o.object.obj));
-      if (d && d.jsonDigest === jsonDigest) {
-        d.object = o.object; // the same content, re-read: the next scan can skip it by identity
-        continue;
-      }
-      delivered.set(key, { object: o.object, jsonDigest });
+      if (delivered.get(key)?.obj === o.object.obj) continue;
+      delivered.set(key, o.object);
       call(() => h.upsert(o.object), 'upsert');
     }
     for (const [key, d] of [...delivered]) {
       if (desired.has(key)) continue;
       delivered.delete(key);
-      call(() => h.remove(d.object), 'remove');
+      call(() => h.remove(d), 'remove');
     }
   }
 
@@ -261,7 +249,7 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
         throw err;
       }
       for (const kind of KINDS) call(() => h.synced(kind), 'synced');
-      const counts = Object.fromEntries(KINDS.map((k) => [k, [...delivered.values()].filter((d) => d.object.kind === k).length]));
+      const counts = Object.fromEntries(KINDS.map((k) => [k, [...delivered.values()].filter((d) => d.kind === k).length]));
       slog.info('manifests loaded', { files: files.size, ...counts });
       ensureWatcher();
       if (rescanMs > 0) {
