@@ -244,6 +244,12 @@ export function classifyLine(line: string): DumpLine {
     }
   }
   if (line === 'COMMIT') return { type: 'commit' };
+  // The shape iptables-save prints, hundreds of thousands of times at scale: no regex for it.
+  if (line.startsWith('-A ')) {
+    const end = line.indexOf(' ', 3);
+    const chain = line.slice(3, end < 0 ? undefined : end);
+    if (chain !== '') return { type: 'rule', chain };
+  }
   const m = RULE_HEAD.exec(line);
   return m ? { type: 'rule', chain: m[1] } : { type: 'command' };
 }
