@@ -124,13 +124,19 @@ test('an endpoint change adds and removes just those real servers; an idle TCP o
   assert.deepEqual(ipvs.realServers(WEB_VS), ['10.180.0.2:8080 w=1', '10.180.0.3:8080 w=1']);
 });
 
-test('a removed TCP real server with connections drains at weight 0 and goes once idle', async () => {
-  const { backend, ipvs, clock } = setup();
-  await backend.init();
-  await backend.sync(state([web], [webEps('10.180.0.1', '10.180.0.2')]), FULL);
-  ipvs.setConnections(webKey, { address: '10.180.0.2', port: 8080 }, { active: 2 });
+/** Two web endpoints synced, then 10.180.0.2 removed while it has `active` connections. */
+async function removeBusyEndpoint(active: number) {
+  const h = setup();
+  await h.backend.init();
+  await h.backend.sync(state([web], [webEps('10.180.0.1', '10.180.0.2')]), FULL);
+  h.ipvs.setConnections(webKey, { address: '10.180.0.2', port: 8080 }, { active });
   const after = state([web], [webEps('10.180.0.1')]);
-  await backend.sync(after, partial('ns1/web'));
+  await h.backend.sync(after, partial('ns1/web'));
+  return { ...h, after };
+}
+
+test('a removed TCP real server with connections drains at weight 0 and goes once idle', async () => {
+  const { backend, ipvs, clock, after } = await removeBusyEndpoint(2);
   assert.deepEqual(ipvs.realServers(WEB_VS), ['10.180.0.1:8080 w=1', '10.180.0.2:8080 w=0'], 'draining, not deleted');
   clock.now += 60_000;
   const mark = ipvs.changes.length;
@@ -142,12 +148,7 @@ test('a removed TCP real server with connections drains at weight 0 and goes onc
 });
 
 test('a draining real server that stays busy is deleted after the graceful-termination timeout', async () => {
-  const { backend, ipvs, clock } = setup();
-  await backend.init();
-  await backend.sync(state([web], [webEps('10.180.0.1', '10.180.0.2')]), FULL);
-  ipvs.setConnections(webKey, { address: '10.180.0.2', port: 8080 }, { active: 5 });
-  const after = state([web], [webEps('10.180.0.1')]);
-  await backend.sync(after, partial('ns1/web'));
+  const { backend, ipvs, clock, after } = await removeBusyEndpoint(5);
   clock.now += GRACEFUL_TIMEOUT_MS - 1;
   await backend.sync(after, partial());
   assert.equal(ipvs.realServers(WEB_VS)!.length, 2);
