@@ -9,7 +9,7 @@
  * or headless label) are ignored as well.
  */
 import { parseAllDocuments } from 'yaml';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
 import { clusterObject, type ClusterObject } from './cluster-object.js';
 import { isProxied } from './selectors.js';
 
@@ -118,13 +118,13 @@ export function parseManifestText(text: string, fileName: string): ParsedManifes
     // As `kubectl apply` would: namespaced kinds default to "default"; a Node has no namespace.
     if (apiKind === 'Node') delete metadata.namespace;
     else metadata.namespace = (meta.namespace as string | undefined) || 'default';
-    const obj = { ...value, apiVersion: API_VERSIONS[apiKind], kind: apiKind, metadata } as ApiObject;
-    if (!isProxied(apiKind, obj)) {
+    const typed = clusterObject(apiKind, { ...value, apiVersion: API_VERSIONS[apiKind], kind: apiKind, metadata });
+    if (!isProxied(typed)) {
       out.ignored++;
       return;
     }
     const key = manifestKey(apiKind, (metadata.namespace as string | undefined) ?? '', meta.name);
-    const object: ManifestObject = { ...clusterObject(apiKind, obj), key };
+    const object: ManifestObject = { ...typed, key };
     const prev = seen.get(key);
     if (prev !== undefined) {
       out.duplicates.push(key);
