@@ -306,7 +306,8 @@ export class IptablesBackend implements Backend {
     } catch {
       return false;
     }
-    return [...nat.matchAll(/^:(KUBE-\S+)/gm)].some(([, chain]) => chain === KUBE_PROXY_CANARY || isServiceChainName(chain!));
+    const chains = parseSave(nat).tables.get('nat')?.chains.keys() ?? [];
+    return [...chains].some((chain) => chain === KUBE_PROXY_CANARY || isServiceChainName(chain));
   }
 
   /**

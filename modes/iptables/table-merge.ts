@@ -9,6 +9,7 @@
 import { FILTER_CHAINS, KUBE_FIREWALL, KUBE_PROXY_CANARY, NAT_DISPATCH_CHAINS, isServiceChainName } from './chain-names.js';
 import { isJumpLine, jumpLine, type JumpRule } from './jumps.js';
 import type { RenderedRules } from './render.js';
+import { classifyLine, parseRule } from '../../src/net/iptables-dump.js';
 
 export interface SavedChain {
   readonly name: string;
@@ -29,38 +30,34 @@ export interface SavedRuleset {
   readonly incompatible: Set<string>;
 }
 
-/** Splits iptables-save output into tables, chains (in order) and their rule lines. */
+/**
+ * Splits iptables-save output into tables, chains (in order) and their rule lines, with the dump
+ * parser's line classification; rules are kept as text, not tokenised.
+ */
 export function parseSave(text: string): SavedRuleset {
   const tables = new Map<string, SavedTable>();
   const incompatible = new Set<string>();
   let cur: SavedTable | undefined;
   for (const raw of text.split('\n')) {
     const line = raw.trimEnd();
-    if (!line) continue;
-    if (line.startsWith('#')) {
-      const m = /Table `(\w+)' is incompatible/.exec(line);
-      if (m) incompatible.add(m[1]);
-      continue;
-    }
-    if (line.startsWith('*')) {
-      cur = { name: line.slice(1), chains: new Map() };
+    const kind = classifyLine(line);
+    if (kind.type === 'comment') {
+      if (kind.incompatibleTable) incompatible.add(kind.incompatibleTable);
+    } else if (kind.type === 'table') {
+      cur = { name: kind.name, chains: new Map() };
       tables.set(cur.name, cur);
     } else if (!cur) {
       continue;
-    } else if (line.startsWith(':')) {
-      const sp = line.indexOf(' ');
-      const name = line.slice(1, sp < 0 ? undefined : sp);
-      const policy = sp < 0 ? '-' : line.slice(sp + 1).split(' ')[0];
-      cur.chains.set(name, { name, line, builtin: policy !== '-', rules: [] });
-    } else if (line.startsWith('-A ')) {
-      const name = line.slice(3, line.indexOf(' ', 3) < 0 ? undefined : line.indexOf(' ', 3));
-      let chain = cur.chains.get(name);
+    } else if (kind.type === 'chain') {
+      if (kind.name) cur.chains.set(kind.name, { name: kind.name, line, builtin: (kind.policy ?? '-') !== '-', rules: [] });
+    } else if (kind.type === 'rule') {
+      let chain = cur.chains.get(kind.chain);
       if (!chain) {
-        chain = { name, line: `:${name} - [0:0]`, builtin: false, rules: [] };
-        cur.chains.set(name, chain);
+        chain = { name: kind.chain, line: `:${kind.chain} - [0:0]`, builtin: false, rules: [] };
+        cur.chains.set(kind.chain, chain);
       }
       chain.rules.push(line);
-    } else if (line === 'COMMIT') {
+    } else if (kind.type === 'commit') {
       cur = undefined;
     }
   }
@@ -131,10 +128,9 @@ export function wholeTableInput(saved: SavedRuleset, r: RenderedRules, jumps: re
   return { input: out.join('\n') + '\n', addedJumps };
 }
 
-/** The chains each saved rule jumps to ("-j X" / "-g X"). */
+/** The chain or target a saved rule jumps to ("-j X" / "-g X"). */
 function targetOf(rule: string): string | undefined {
-  const m = / -[jg] (\S+)/.exec(rule);
-  return m?.[1];
+  return parseRule(rule)?.jump;
 }
 
 export interface CleanupPlan {

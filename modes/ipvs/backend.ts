@@ -7,13 +7,13 @@
 import { Counter, type Registry } from 'prom-client';
 import type { ChangeSet, IPFamily, ProxyState } from '../../src/model/types.js';
 import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
-import { Iptables } from '../../src/net/iptables.js';
-import { createLine, Ipset } from '../../src/net/ipset.js';
-import { IpvsClient } from '../../src/net/ipvs/client.js';
+import { Iptables, type IptablesClient, type IptablesTable } from '../../src/net/iptables.js';
+import { createLine, Ipset, type IpsetClient } from '../../src/net/ipset.js';
+import { NetlinkIpvs, type IpvsClient } from '../../src/net/ipvs/client.js';
 import { virtualServerId, type RealServer } from '../../src/net/ipvs/codec.js';
 import { FwdMethod } from '../../src/net/ipvs/constants.js';
-import { DummyLink } from '../../src/net/link.js';
-import { ensureSysctl } from '../../src/net/sysctl.js';
+import { DummyLink, type DummyLinkClient } from '../../src/net/link.js';
+import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
 import { errorMessage, KpxError } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
 import { diffIpvs, isOwned, type IpvsKernelState, type KernelVirtualServer } from './diff.js';
@@ -25,6 +25,29 @@ import type { IpvsSettings } from './settings.js';
 /** A draining real server is deleted after this long even if connections remain (kube-proxy has no cap). */
 export const GRACEFUL_TIMEOUT_MS = 15 * 60_000;
 
+/** The iptables the ipvs mode drives: the shared client plus the one-by-one removals of its cleanup. */
+export interface IpvsIptablesClient extends IptablesClient {
+  /** Deletes a rule; a missing rule or chain is not an error. True when a rule was deleted. */
+  deleteRule(table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean>;
+  /** Flushes a chain; a missing chain is not an error. */
+  flushChain(table: IptablesTable, chain: string): Promise<void>;
+  /** Deletes a chain; a missing, non-empty or still referenced chain is left as it is. */
+  deleteChain(table: IptablesTable, chain: string): Promise<void>;
+}
+
+export interface IpvsBackendExtras {
+  /** Override the kernel clients (tests: unit tests must never touch the host). */
+  readonly iptables?: IpvsIptablesClient;
+  readonly ipset?: IpsetClient;
+  /** kube-ipvs0. */
+  readonly link?: DummyLinkClient;
+  readonly sysctl?: SysctlClient;
+  /** Opens IPVS on first use; init fails with its error on a kernel without IPVS. */
+  readonly openIpvs?: () => Promise<IpvsClient>;
+  /** Milliseconds since the epoch (graceful termination's clock). */
+  readonly now?: () => number;
+}
+
 function restoreFailures(registry: Registry): Counter<'ip_family'> {
   const name = 'kubeproxy_sync_proxy_rules_iptables_restore_failures_total';
   return (registry.getSingleMetric(name) as Counter<'ip_family'> | undefined)
@@ -35,23 +58,31 @@ export class IpvsBackend implements Backend {
   readonly mode = 'ipvs' as const;
   readonly family: IPFamily;
   private readonly log: Logger;
-  private readonly ipt: Iptables;
-  private readonly ipset = new Ipset();
-  private readonly link = new DummyLink(DUMMY_DEVICE);
+  private readonly ipt: IpvsIptablesClient;
+  private readonly ipset: IpsetClient;
+  private readonly link: DummyLinkClient;
+  private readonly sysctl: SysctlClient;
+  private readonly openIpvs: () => Promise<IpvsClient>;
+  private readonly now: () => number;
   private readonly failures: Counter<'ip_family'>;
   private client: IpvsClient | undefined;
   private terminating: ReadonlyMap<string, number> = new Map();
   private randomFully = false;
 
-  constructor(private readonly opts: BackendOptions<IpvsSettings>, private readonly now: () => number = Date.now) {
+  constructor(private readonly opts: BackendOptions<IpvsSettings>, extras: IpvsBackendExtras = {}) {
     this.family = opts.family;
     this.log = opts.log.child({ mode: 'ipvs', family: opts.family });
-    this.ipt = new Iptables({ family: opts.family });
+    this.ipt = extras.iptables ?? new Iptables({ family: opts.family });
+    this.ipset = extras.ipset ?? new Ipset();
+    this.link = extras.link ?? new DummyLink(DUMMY_DEVICE);
+    this.sysctl = extras.sysctl ?? new Sysctl();
+    this.openIpvs = extras.openIpvs ?? (() => NetlinkIpvs.open());
+    this.now = extras.now ?? Date.now;
     this.failures = restoreFailures(opts.registry);
   }
 
   private async ipvs(): Promise<IpvsClient> {
-    this.client ??= await IpvsClient.open();
+    this.client ??= await this.openIpvs();
     return this.client;
   }
 
@@ -72,7 +103,7 @@ export class IpvsBackend implements Backend {
     if (this.opts.settings.strictARP) want.push(['net.ipv4.conf.all.arp_ignore', 1], ['net.ipv4.conf.all.arp_announce', 2]);
     if (this.family === 'IPv6') want.push(['net.ipv6.conf.all.forwarding', 1]);
     for (const [key, value] of want) {
-      if (!(await ensureSysctl(key, value))) this.log.warn('could not set sysctl', { key, value });
+      if (!(await this.sysctl.ensure(key, value))) this.log.warn('could not set sysctl', { key, value });
     }
     const t = this.opts.settings;
     if (t.tcpTimeoutMs || t.tcpFinTimeoutMs || t.udpTimeoutMs) {

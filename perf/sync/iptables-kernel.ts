@@ -123,9 +123,9 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
       });
       try {
         proxier.start();
-        proxier.upsert('Node', cluster.node);
-        for (const s of cluster.services) proxier.upsert('Service', s);
-        for (const s of cluster.slices) proxier.upsert('EndpointSlice', s);
+        proxier.upsert({ kind: 'Node', obj: cluster.node });
+        for (const s of cluster.services) proxier.upsert({ kind: 'Service', obj: s });
+        for (const s of cluster.slices) proxier.upsert({ kind: 'EndpointSlice', obj: s });
         proxier.synced('Node');
         let t = performance.now();
         const first = nextSync((e) => e.full, bigTimeout);
@@ -209,7 +209,7 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
           const key = serviceKey(victim);
           const done = nextSync((e) => e.changed.includes(key), bigTimeout);
           t = performance.now();
-          proxier.upsert('EndpointSlice', slice);
+          proxier.upsert({ kind: 'EndpointSlice', obj: slice });
           await done;
           samples.oneEndpoint.push(performance.now() - t);
           if (backend.lastSync.kind !== 'partial') progress(`warning: the one-endpoint sync was ${backend.lastSync.kind}, not partial`);
@@ -231,8 +231,8 @@ export async function measureIptablesKernel(cluster: SyntheticCluster, opts: Ker
         const addKey = serviceKey(added);
         const addDone = nextSync((e) => e.changed.includes(addKey), bigTimeout);
         t = performance.now();
-        proxier.upsert('Service', service);
-        proxier.upsert('EndpointSlice', slice);
+        proxier.upsert({ kind: 'Service', obj: service });
+        proxier.upsert({ kind: 'EndpointSlice', obj: slice });
         await addDone;
         // The slice may have gone into a second sync of its own when the first one had already started.
         const port = proxier.states().get('IPv4')?.services.get(`${addKey}:http`);

@@ -46,9 +46,9 @@ export interface PureFigures {
 /** API objects → ProxyState through the same incremental builder the proxier uses. */
 export function buildState(cluster: SyntheticCluster, nodeName: string, nodeIP: string): ProxyState {
   const cache = new ClusterCache({ nodeName, clock: systemClock, log, metrics: createProxyMetrics() });
-  cache.upsert('Node', cluster.node);
-  for (const s of cluster.services) cache.upsert('Service', s);
-  for (const s of cluster.slices) cache.upsert('EndpointSlice', s);
+  cache.upsert({ kind: 'Node', obj: cluster.node });
+  for (const s of cluster.services) cache.upsert({ kind: 'Service', obj: s });
+  for (const s of cluster.slices) cache.upsert({ kind: 'EndpointSlice', obj: s });
   cache.synced('Service');
   cache.synced('EndpointSlice');
   cache.synced('Node');

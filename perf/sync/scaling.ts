@@ -50,15 +50,15 @@ function figure(name: string, baseMs: number, measuredMs: number, target: number
 function partialBuild(): ScalingFigure {
   const cluster = syntheticCluster(30_000, 2, NODE.name, NODE.ip);
   const cache = new ClusterCache({ nodeName: NODE.name, clock: systemClock, log });
-  cache.upsert('Node', cluster.node);
-  for (const s of cluster.services) cache.upsert('Service', s);
-  for (const s of cluster.slices) cache.upsert('EndpointSlice', s);
+  cache.upsert({ kind: 'Node', obj: cluster.node });
+  for (const s of cluster.services) cache.upsert({ kind: 'Service', obj: s });
+  for (const s of cluster.slices) cache.upsert({ kind: 'EndpointSlice', obj: s });
   cache.synced('Service');
   cache.synced('EndpointSlice');
   const builder = new ProxyStateBuilder({ families: ['IPv4'], nodeName: NODE.name, hostAddresses: [NODE.ip], nodePortAddresses: [], localhostNodePorts: true, log });
   const first = cache.take();
   const fullMs = timed(() => builder.build(cache, first.services));
-  cache.upsert('EndpointSlice', serviceObjects(12_345, 2, NODE.name, 1).slice);
+  cache.upsert({ kind: 'EndpointSlice', obj: serviceObjects(12_345, 2, NODE.name, 1).slice });
   const changed = cache.take();
   const partialMs = timed(() => builder.build(cache, changed.services));
   return figure('state builder: one endpoint change vs full build, 30,000 services', fullMs, partialMs, 1 / 5);

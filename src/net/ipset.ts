@@ -15,7 +15,17 @@ export interface IpsetCreate {
   readonly family: 'inet' | 'inet6';
 }
 
-export class Ipset {
+/** What the ipvs mode needs of ipset: the real tool (Ipset) or a fake that keeps the sets. */
+export interface IpsetClient {
+  /** Every set with its entries. */
+  save(): Promise<Map<string, IpsetInfo>>;
+  /** Applies restore lines ("create ...", "add S E", "del S E", "flush S", "destroy S") as with -exist. */
+  restore(lines: readonly string[]): Promise<void>;
+  /** Destroys a set; a missing one is not an error. */
+  destroy(name: string): Promise<void>;
+}
+
+export class Ipset implements IpsetClient {
   constructor(private readonly opts: { netns?: string } = {}) {}
 
   /** Every set with its entries (`ipset save`), parsed. */

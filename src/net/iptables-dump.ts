@@ -203,6 +203,70 @@ export function quoteToken(token: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Line classification
+
+/**
+ * What one line of iptables-save output or restore input is, told without tokenising the rule: the
+ * dump parser below, the line-preserving table merge of the iptables mode and the backend probes all
+ * read the text through this one function.
+ */
+export type DumpLine =
+  | { readonly type: 'blank' }
+  /** `incompatibleTable`: iptables-save's note that it cannot print that table (nft objects it does not know). */
+  | { readonly type: 'comment'; readonly incompatibleTable?: string }
+  | { readonly type: 'table'; readonly name: string }
+  | { readonly type: 'commit' }
+  /** `:NAME [POLICY] [[p:b]]`; name is '' when the declaration is malformed. */
+  | { readonly type: 'chain'; readonly name: string; readonly policy?: string; readonly packets?: number; readonly bytes?: number }
+  /** `-A`/`-I` (optionally after `[p:b]`): the chain it adds to; parseRule reads the rest. */
+  | { readonly type: 'rule'; readonly chain: string }
+  /** Anything else (`-F`, `-X`, `-N`, or not understood). */
+  | { readonly type: 'command' };
+
+const CHAIN_LINE = /^:(\S+)(?:\s+(\S+))?(?:\s+\[(\d+):(\d+)\])?/;
+const RULE_HEAD = /^(?:\[\d+:\d+\]\s+)?(?:-A|--append|-I|--insert)\s+(\S+)/;
+const INCOMPATIBLE = /Table `(\w+)' is incompatible/;
+
+/** classifyLine: `line` without its line break; surrounding whitespace is the caller's to trim. */
+export function classifyLine(line: string): DumpLine {
+  if (line === '') return { type: 'blank' };
+  switch (line.charCodeAt(0)) {
+    case 35: { // #
+      const m = INCOMPATIBLE.exec(line);
+      return m ? { type: 'comment', incompatibleTable: m[1] } : { type: 'comment' };
+    }
+    case 42: // *
+      return { type: 'table', name: line.slice(1).trim() };
+    case 58: { // :
+      const m = CHAIN_LINE.exec(line);
+      if (!m) return { type: 'chain', name: '' };
+      return { type: 'chain', name: m[1], policy: m[2], packets: m[3] ? Number(m[3]) : undefined, bytes: m[4] ? Number(m[4]) : undefined };
+    }
+  }
+  if (line === 'COMMIT') return { type: 'commit' };
+  // The shape iptables-save prints, hundreds of thousands of times at scale: no regex for it.
+  if (line.startsWith('-A ')) {
+    const end = line.indexOf(' ', 3);
+    const chain = line.slice(3, end < 0 ? undefined : end);
+    if (chain !== '') return { type: 'rule', chain };
+  }
+  const m = RULE_HEAD.exec(line);
+  return m ? { type: 'rule', chain: m[1] } : { type: 'command' };
+}
+
+/** The chains a save declares and how many rules it holds, across tables, without parsing the rules. */
+export function saveOutline(text: string): { chains: string[]; rules: number } {
+  const chains: string[] = [];
+  let rules = 0;
+  for (const raw of text.split('\n')) {
+    const kind = classifyLine(raw.trim());
+    if (kind.type === 'chain' && kind.name) chains.push(kind.name);
+    else if (kind.type === 'rule') rules++;
+  }
+  return { chains, rules };
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Rule parsing
 
 interface Kind {
@@ -425,10 +489,11 @@ export function parseIptablesDump(text: string): IptablesDump {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     const at = `line ${i + 1}`;
-    if (line === '' || line.startsWith('#')) continue;
-    if (line.startsWith('*')) {
+    const kind = classifyLine(line);
+    if (kind.type === 'blank' || kind.type === 'comment') continue;
+    if (kind.type === 'table') {
       if (table && !table.committed) dump.warnings.push(`${at}: table ${table.name} has no COMMIT before ${line}`);
-      const name = line.slice(1).trim();
+      const name = kind.name;
       table = dump.tables.find((t) => t.name === name);
       if (table) table.committed = false;
       else {
@@ -441,24 +506,23 @@ export function parseIptablesDump(text: string): IptablesDump {
       dump.warnings.push(`${at}: outside any table: ${line}`);
       continue;
     }
-    if (line === 'COMMIT') {
+    if (kind.type === 'commit') {
       table.committed = true;
       continue;
     }
-    if (line.startsWith(':')) {
-      const m = /^:(\S+)(?:\s+(\S+))?(?:\s+\[(\d+):(\d+)\])?/.exec(line);
-      if (!m) {
+    if (kind.type === 'chain') {
+      if (kind.name === '') {
         dump.warnings.push(`${at}: bad chain declaration: ${line}`);
         continue;
       }
-      const c = chainIn(table, m[1]);
+      const c = chainIn(table, kind.name);
       c.declared = true;
-      c.policy = m[2] ?? (BUILTIN_CHAINS.has(m[1]) ? 'ACCEPT' : '-');
-      c.packets = m[3] ? Number(m[3]) : 0;
-      c.bytes = m[4] ? Number(m[4]) : 0;
+      c.policy = kind.policy ?? (BUILTIN_CHAINS.has(kind.name) ? 'ACCEPT' : '-');
+      c.packets = kind.packets ?? 0;
+      c.bytes = kind.bytes ?? 0;
       continue;
     }
-    const rule = parseRule(line);
+    const rule = kind.type === 'rule' ? parseRule(line) : undefined;
     if (rule) {
       const c = chainIn(table, rule.chain);
       if (c.deleted) dump.warnings.push(`${at}: rule added to deleted chain ${c.name}`);

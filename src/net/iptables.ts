@@ -7,6 +7,7 @@
 import type { IPFamily } from '../model/types.js';
 import { CommandError, IptablesRestoreError, errorMessage } from '../util/errors.js';
 import { exec, type ExecResult } from './exec.js';
+import { saveOutline } from './iptables-dump.js';
 
 export type IptablesTable = 'nat' | 'filter' | 'mangle' | 'raw';
 export type IptablesBackend = 'nft' | 'legacy';
@@ -141,11 +142,12 @@ export class Iptables implements IptablesClient {
     const names = await this.tryRun('cat', [v6 ? '/proc/net/ip6_tables_names' : '/proc/net/ip_tables_names']);
     const legacy = names && names.trim() ? await this.tryRun(v6 ? 'ip6tables-legacy-save' : 'iptables-legacy-save', []) : '';
     if (nft === null && legacy) return 'legacy';
-    const kube = (s: string | null) => (s ? /^:KUBE-/m.test(s) : false);
-    const rules = (s: string | null) => (s ? (s.match(/^-A /gm) ?? []).length : 0);
-    if (kube(legacy) && !kube(nft)) return 'legacy';
-    if (kube(nft)) return 'nft';
-    return rules(legacy) > rules(nft) ? 'legacy' : 'nft';
+    const l = saveOutline(legacy ?? '');
+    const n = saveOutline(nft ?? '');
+    const kube = (o: { chains: string[] }) => o.chains.some((c) => c.startsWith('KUBE-'));
+    if (kube(l) && !kube(n)) return 'legacy';
+    if (kube(n)) return 'nft';
+    return l.rules > n.rules ? 'legacy' : 'nft';
   }
 
   private async tryRun(cmd: string, args: string[]): Promise<string | null> {

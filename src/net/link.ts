@@ -4,7 +4,21 @@
  */
 import { exec } from './exec.js';
 
-export class DummyLink {
+/** What the ipvs mode needs of its dummy device: the real one (DummyLink) or a fake that keeps addresses. */
+export interface DummyLinkClient {
+  readonly name: string;
+  exists(): Promise<boolean>;
+  /** Creates the device if missing. */
+  ensure(): Promise<void>;
+  /** The addresses on the device; none when it does not exist. */
+  addresses(): Promise<Set<string>>;
+  /** Adds and removes host addresses; already-present or missing ones are fine. */
+  changeAddresses(add: readonly string[], remove: readonly string[]): Promise<void>;
+  /** Deletes the device; a missing one is fine. */
+  delete(): Promise<void>;
+}
+
+export class DummyLink implements DummyLinkClient {
   constructor(readonly name: string, private readonly opts: { netns?: string } = {}) {}
 
   async exists(): Promise<boolean> {

@@ -12,10 +12,12 @@
  *    typed models, which would turn timestamps into Dates and drop fields its models do not know yet.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { clusterObject } from './cluster-object.js';
+import type { SourceHandler } from './types.js';
 
 /** A raw list response as the API server sends it. */
 export interface RawList {
@@ -34,11 +36,8 @@ export interface InformerSpec {
   list: () => Promise<RawList>;
 }
 
-export interface InformerEvents {
-  upsert(obj: ApiObject): void;
-  remove(obj: ApiObject): void;
-  synced(): void;
-}
+/** The handler's object events; synced is reported for the informer's own kind. */
+export type InformerEvents = Pick<SourceHandler, 'upsert' | 'remove'> & { synced(): void };
 
 type WatchCallback = (phase: string, apiObj: any, watchObj?: any) => void;
 type DoneCallback = (err: any) => void;
@@ -185,7 +184,8 @@ export class ResilientInformer {
   private deliver(op: 'upsert' | 'remove', obj: KubernetesObject): void {
     if (this.stopped) return; // a list that was in flight when stop() came still gets applied to the cache
     try {
-      this.events[op](obj as ApiObject);
+      // The collection the informer watches is of one kind: the object is typed here, where it enters.
+      this.events[op](clusterObject(this.spec.kind, obj));
     } catch (err) {
       // client-node swallows exceptions thrown from watch callbacks; at least say so.
       this.log.error('source handler threw', { kind: this.spec.kind, op, error: errorMessage(err) });

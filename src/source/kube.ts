@@ -33,11 +33,20 @@ export interface KubeSourceOptions {
   listTimeoutMs?: number;
 }
 
+/** What the generated code is given to deserialise in place of a successful list: nothing to convert. */
+const EMPTY_LIST = '{"items":[]}';
+
+function bodyOf(text: string): ResponseContext['body'] {
+  return { text: async () => text, binary: async () => Buffer.from(text), stream: () => null };
+}
+
 /**
- * listRaw runs one of client-node's list calls but returns the body as the server sent it: a post
- * middleware reads the text, keeps it, and hands the generated code a copy to parse as usual (the typed
- * result is discarded; see kube-informer.ts). The pre middleware bounds the call, which client-node does
- * not: a list that hangs would otherwise stall the informer forever.
+ * listRaw runs one of client-node's list calls but returns the body as the server sent it, parsed once:
+ * a post middleware keeps the text of a successful answer and hands the generated code an empty list in
+ * its place, so client-node's typed models (which kube-informer.ts does not use) are never built. An
+ * error answer passes through untouched, so client-node still reports its status. The pre middleware
+ * bounds the call, which client-node does not: a list that hangs would otherwise stall the informer
+ * forever.
  */
 async function listRaw(timeoutMs: number, call: (options: any) => Promise<unknown>): Promise<RawList> {
   let raw: string | undefined;
@@ -47,9 +56,9 @@ async function listRaw(timeoutMs: number, call: (options: any) => Promise<unknow
       return new Observable(Promise.resolve(ctx));
     },
     post: (res: ResponseContext) => new Observable(res.body.text().then((text) => {
-      raw = text;
-      const bytes = Buffer.from(text);
-      res.body = { text: async () => text, binary: async () => bytes, stream: () => null };
+      const ok = res.httpStatusCode >= 200 && res.httpStatusCode <= 299;
+      if (ok) raw = text;
+      res.body = bodyOf(ok ? EMPTY_LIST : text);
       return res;
     })),
   };
@@ -104,8 +113,8 @@ export function createKubeSource(opts: KubeSourceOptions): ClusterSource {
       informers = specs(kc, opts.nodeName, opts.listTimeoutMs ?? 60_000).map((spec) => {
         const kind: ApiKind = spec.kind;
         return new ResilientInformer(kc, spec, {
-          upsert: (obj) => handler.upsert(kind, obj),
-          remove: (obj) => handler.remove(kind, obj),
+          upsert: (event) => handler.upsert(event),
+          remove: (event) => handler.remove(event),
           synced: () => handler.synced(kind),
         }, log, backoff);
       });

@@ -9,7 +9,8 @@
  * or headless label) are ignored as well.
  */
 import { parseAllDocuments } from 'yaml';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
+import { clusterObject, type ClusterObject } from './cluster-object.js';
 import { isProxied } from './selectors.js';
 
 /** The apiVersion each kind must have when one is given. */
@@ -19,12 +20,8 @@ const API_VERSIONS: Record<ApiKind, string> = {
   Node: 'v1',
 };
 
-export interface ManifestObject {
-  kind: ApiKind;
-  /** `Kind/namespace/name`; namespace is '' for Nodes. */
-  key: string;
-  obj: ApiObject;
-}
+/** An object of the file, with `key` = `Kind/namespace/name` (namespace is '' for Nodes). */
+export type ManifestObject = ClusterObject & { readonly key: string };
 
 export interface ManifestProblem {
   /** 0-based document index in the file (absent for whole-file problems such as bad JSON). */
@@ -121,20 +118,21 @@ export function parseManifestText(text: string, fileName: string): ParsedManifes
     // As `kubectl apply` would: namespaced kinds default to "default"; a Node has no namespace.
     if (apiKind === 'Node') delete metadata.namespace;
     else metadata.namespace = (meta.namespace as string | undefined) || 'default';
-    const obj = { ...value, apiVersion: API_VERSIONS[apiKind], kind: apiKind, metadata } as ApiObject;
-    if (!isProxied(apiKind, obj)) {
+    const typed = clusterObject(apiKind, { ...value, apiVersion: API_VERSIONS[apiKind], kind: apiKind, metadata });
+    if (!isProxied(typed)) {
       out.ignored++;
       return;
     }
     const key = manifestKey(apiKind, (metadata.namespace as string | undefined) ?? '', meta.name);
+    const object: ManifestObject = { ...typed, key };
     const prev = seen.get(key);
     if (prev !== undefined) {
       out.duplicates.push(key);
-      out.objects[prev] = { kind: apiKind, key, obj };
+      out.objects[prev] = object;
       return;
     }
     seen.set(key, out.objects.length);
-    out.objects.push({ kind: apiKind, key, obj });
+    out.objects.push(object);
   };
 
   for (const [i, doc] of docs.entries()) {

@@ -5,8 +5,10 @@
  * Every *.yaml, *.yml and *.json file directly in the directory is read (hidden files are skipped, so a
  * ConfigMap volume's `..data` machinery is not read twice; symlinks are followed). The directory is
  * watched with fs.watch, with a periodic rescan behind it because fs.watch misses events on some
- * filesystems; both are debounced, and only the differences are delivered: upsert for new or changed
- * objects, remove for vanished ones, keyed by kind/namespace/name.
+ * filesystems; both are debounced. The objects of files that changed are delivered as upserts and vanished
+ * ones as removes, keyed by kind/namespace/name; an object re-read unchanged is delivered again and the
+ * change trackers drop it (src/sync/object-equality.ts), as they drop the kube source's relisted objects,
+ * so that comparison is made in one place.
  *
  * A file that cannot be used (bad YAML or JSON, an object without kind or name) is reported with a
  * warning naming it and the document, and skipped. If it held valid objects before, they are KEPT until
@@ -17,11 +19,11 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
 import type { Logger } from '../util/log.js';
 import { ConfigError, errorMessage } from '../util/errors.js';
 import { parseManifestText, type ManifestObject, type ManifestProblem } from './manifest-parse.js';
-import type { ClusterSource, SourceHandler } from './types.js';
+import type { ClusterObject, ClusterSource, SourceHandler } from './types.js';
 
 export interface ManifestsSourceOptions {
   /** Quiet time after a change event before the directory is read. Default 100 ms. */
@@ -42,17 +44,7 @@ interface FileState {
   broken: boolean;
 }
 
-interface Delivered {
-  kind: ApiKind;
-  obj: ApiObject;
-  /** Digest of the object's JSON as last delivered: an object that did not change is not delivered again. */
-  jsonDigest: string;
-}
-
-/**
- * Digests rather than the texts themselves: with 10,000 services the file texts and the objects' JSON were
- * ~20 MiB of kpx's heap, kept only to be compared.
- */
+/** A digest rather than the text itself: file texts are kept only to be compared. */
 function digest(text: string): string {
   return createHash('sha256').update(text).digest('base64');
 }
@@ -74,7 +66,8 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
   const rescanMs = opts.rescanMs ?? 2000;
   const slog = log.child({ source: 'manifests', dir });
   const files = new Map<string, FileState>();
-  const delivered = new Map<string, Delivered>();
+  /** What the handler was last given, per key: removes hand over the last known object. */
+  const delivered = new Map<string, ClusterObject>();
   let handler: SourceHandler | undefined;
   let watcher: FSWatcher | undefined;
   let debounceTimer: NodeJS.Timeout | undefined;
@@ -174,34 +167,28 @@ export function createManifestsSource(dir: string, log: Logger, opts: ManifestsS
     if (stopped || !changed) return;
 
     // Desired state: all files merged in name order, a later file overriding an earlier one.
-    const desired = new Map<string, ManifestObject & { file: string }>();
+    const desired = new Map<string, { file: string; object: ManifestObject }>();
     for (const name of [...files.keys()].sort()) {
       for (const o of files.get(name)!.good.values()) {
         const prev = desired.get(o.key);
         if (prev && prev.file !== name) {
           slog.warn('object defined in two files; the later file wins', { object: o.key, files: [prev.file, name] });
         }
-        desired.set(o.key, { ...o, file: name });
+        desired.set(o.key, { file: name, object: o });
       }
     }
 
     const h = handler!;
     for (const [key, o] of desired) {
-      const d = delivered.get(key);
       // The very object delivered: its file was not read again, so nothing in it changed.
-      if (d && d.obj === o.obj) continue;
-      const jsonDigest = digest(JSON.stringify(o.obj));
-      if (d && d.jsonDigest === jsonDigest) {
-        d.obj = o.obj; // the same content, re-read: the next scan can skip it by identity
-        continue;
-      }
-      delivered.set(key, { kind: o.kind, obj: o.obj, jsonDigest });
-      call(() => h.upsert(o.kind, o.obj), 'upsert');
+      if (delivered.get(key)?.obj === o.object.obj) continue;
+      delivered.set(key, o.object);
+      call(() => h.upsert(o.object), 'upsert');
     }
     for (const [key, d] of [...delivered]) {
       if (desired.has(key)) continue;
       delivered.delete(key);
-      call(() => h.remove(d.kind, d.obj), 'remove');
+      call(() => h.remove(d), 'remove');
     }
   }
 

@@ -5,7 +5,8 @@
  * (cmd/kube-proxy/app/server.go): a service-proxy-name label hands the object to another proxy, and the
  * headless label marks EndpointSlices of headless services, which have no virtual IP to program.
  */
-import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME, type ApiKind, type ApiObject } from '../model/api.js';
+import { LABEL_HEADLESS, LABEL_SERVICE_PROXY_NAME } from '../model/api.js';
+import type { ClusterObject } from './cluster-object.js';
 
 /** The label selector kube-proxy's informers use, for Services and EndpointSlices alike. */
 export const PROXIED_LABEL_SELECTOR = `!${LABEL_SERVICE_PROXY_NAME},!${LABEL_HEADLESS}`;
@@ -19,9 +20,9 @@ export function nodeFieldSelector(nodeName: string): string {
  * isProxied answers, for an object a source received, whether kpx should see it: the same filter as the
  * label selector above (the manifests source has no API server to apply it).
  */
-export function isProxied(kind: ApiKind, obj: ApiObject): boolean {
-  if (kind === 'Node') return true;
-  const labels = obj.metadata?.labels;
+export function isProxied(object: ClusterObject): boolean {
+  if (object.kind === 'Node') return true;
+  const labels = object.obj.metadata?.labels;
   if (!labels || typeof labels !== 'object') return true;
   return !Object.hasOwn(labels, LABEL_SERVICE_PROXY_NAME) && !Object.hasOwn(labels, LABEL_HEADLESS);
 }

@@ -3,13 +3,16 @@
  * speak this interface; the proxier keeps its own last-seen copy of every object because client-node's
  * informer gives no old object on update.
  */
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
+import type { ClusterObject } from './cluster-object.js';
+
+export type { ClusterObject } from './cluster-object.js';
 
 export interface SourceHandler {
   /** An object was added or changed. */
-  upsert(kind: ApiKind, obj: ApiObject): void;
+  upsert(event: ClusterObject): void;
   /** An object was deleted (obj is the last known state). */
-  remove(kind: ApiKind, obj: ApiObject): void;
+  remove(event: ClusterObject): void;
   /** The first complete list of this kind has been delivered; called once per kind. */
   synced(kind: ApiKind): void;
 }

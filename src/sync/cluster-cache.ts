@@ -5,9 +5,9 @@
  * The proxier and --dry-run both read cluster state through this one cache, so what dry-run prints is
  * what a sync would program.
  */
-import type { ApiEndpointSlice, ApiKind, ApiNode, ApiObject, ApiService } from '../model/api.js';
+import type { ApiEndpointSlice, ApiKind, ApiNode, ApiService } from '../model/api.js';
 import type { ServiceKey } from '../model/types.js';
-import type { SourceHandler } from '../source/types.js';
+import type { ClusterObject, SourceHandler } from '../source/types.js';
 import type { Logger } from '../util/log.js';
 import type { Clock } from '../util/clock.js';
 import type { ChangeMetrics } from './change-metrics.js';
@@ -61,43 +61,39 @@ export class ClusterCache implements SourceHandler, ClusterView {
     this.nodes = new NodeTracker({ nodeName: opts.nodeName, log: opts.log });
   }
 
-  upsert(kind: ApiKind, obj: ApiObject): void {
+  upsert(event: ClusterObject): void {
     try {
-      switch (kind) {
+      switch (event.kind) {
         case 'Service':
-          if (this.services.update(obj as ApiService) !== null) this.opts.onChange?.(kind, false);
+          if (this.services.update(event.obj) !== null) this.opts.onChange?.(event.kind, false);
           return;
         case 'EndpointSlice':
-          if (this.endpoints.update(obj as ApiEndpointSlice) !== null) this.opts.onChange?.(kind, false);
+          if (this.endpoints.update(event.obj) !== null) this.opts.onChange?.(event.kind, false);
           return;
         case 'Node':
-          this.nodeChanged(this.nodes.update(obj as ApiNode));
+          this.nodeChanged(this.nodes.update(event.obj));
           return;
-        default:
-          this.opts.log.warn('ignoring an object of an unknown kind', { kind });
       }
     } catch (err) {
-      this.opts.log.warn('ignoring an object that could not be recorded', { kind, error: err });
+      this.opts.log.warn('ignoring an object that could not be recorded', { kind: event.kind, error: err });
     }
   }
 
-  remove(kind: ApiKind, obj: ApiObject): void {
+  remove(event: ClusterObject): void {
     try {
-      switch (kind) {
+      switch (event.kind) {
         case 'Service':
-          if (this.services.delete(obj as ApiService) !== null) this.opts.onChange?.(kind, false);
+          if (this.services.delete(event.obj) !== null) this.opts.onChange?.(event.kind, false);
           return;
         case 'EndpointSlice':
-          if (this.endpoints.delete(obj as ApiEndpointSlice) !== null) this.opts.onChange?.(kind, false);
+          if (this.endpoints.delete(event.obj) !== null) this.opts.onChange?.(event.kind, false);
           return;
         case 'Node':
-          this.nodeChanged(this.nodes.delete(obj as ApiNode));
+          this.nodeChanged(this.nodes.delete(event.obj));
           return;
-        default:
-          this.opts.log.warn('ignoring a deletion of an unknown kind', { kind });
       }
     } catch (err) {
-      this.opts.log.warn('ignoring a deletion that could not be recorded', { kind, error: err });
+      this.opts.log.warn('ignoring a deletion that could not be recorded', { kind: event.kind, error: err });
     }
   }
 

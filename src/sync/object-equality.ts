@@ -1,7 +1,8 @@
 /**
  * object-equality.ts: decides whether an update is a no-op. The API server bumps resourceVersion (and
- * managedFields) on writes that change nothing kpx reads, and informers replay unchanged objects on a
- * relist; treating those as changes would queue syncs for nothing.
+ * managedFields) on writes that change nothing kpx reads, informers replay unchanged objects on a relist,
+ * and the manifests source delivers every object of a file it re-reads; treating those as changes would
+ * queue syncs for nothing. This is the one no-op filter for both sources.
  */
 import { isDeepStrictEqual } from 'node:util';
 

@@ -10,11 +10,11 @@
  * failure in either family makes the next sync full for both.
  */
 import { channel } from 'node:diagnostics_channel';
-import type { ApiKind, ApiObject } from '../model/api.js';
+import type { ApiKind } from '../model/api.js';
 import type { ChangeSet, IPFamily, ProxyState, ServiceKey } from '../model/types.js';
 import type { Backend, SyncResult } from '../backend.js';
 import type { ProxyMetrics } from '../server/metrics.js';
-import type { SourceHandler } from '../source/types.js';
+import type { ClusterObject, SourceHandler } from '../source/types.js';
 import type { Logger } from '../util/log.js';
 import { errorMessage } from '../util/errors.js';
 import type { Clock } from '../util/clock.js';
@@ -125,12 +125,12 @@ export class Proxier implements SourceHandler {
   }
 
   // SourceHandler: record only; the runner decides when to sync.
-  upsert(kind: ApiKind, obj: ApiObject): void {
-    this.cache.upsert(kind, obj);
+  upsert(event: ClusterObject): void {
+    this.cache.upsert(event);
   }
 
-  remove(kind: ApiKind, obj: ApiObject): void {
-    this.cache.remove(kind, obj);
+  remove(event: ClusterObject): void {
+    this.cache.remove(event);
   }
 
   synced(kind: ApiKind): void {

@@ -133,6 +133,33 @@ export class FakeIptables implements IptablesClient {
     return false;
   }
 
+  /** `iptables -D`: a missing rule or chain is not an error. True when a rule was deleted. */
+  async deleteRule(table: IptablesTable, chain: string, args: readonly string[]): Promise<boolean> {
+    const c = this.tables.get(table)?.get(chain);
+    const idx = c ? c.rules.findIndex((r) => sameArgs(r.args, args)) : -1;
+    if (!c || idx < 0) return false;
+    c.rules.splice(idx, 1);
+    this.bump();
+    return true;
+  }
+
+  /** `iptables -F CHAIN`: a missing chain is not an error. */
+  async flushChain(table: IptablesTable, chain: string): Promise<void> {
+    const c = this.tables.get(table)?.get(chain);
+    if (!c) return;
+    c.rules = [];
+    this.bump();
+  }
+
+  /** `iptables -X CHAIN`: a missing, built-in, non-empty or still referenced chain stays, without an error. */
+  async deleteChain(table: IptablesTable, chain: string): Promise<void> {
+    const t = this.tables.get(table);
+    const c = t?.get(chain);
+    if (!t || !c || c.policy !== '-' || c.rules.length > 0 || referrers(t, chain).length > 0) return;
+    t.delete(chain);
+    this.bump();
+  }
+
   /** The tables as iptables-save prints them (all, or one). */
   dumpText(only?: string): string {
     let out = '';

@@ -4,7 +4,7 @@
  * and "what the proxy would believe now".
  */
 import type { ApiKind, ApiObject } from '../../src/model/api.js';
-import type { SourceHandler } from '../../src/source/types.js';
+import type { ClusterObject, SourceHandler } from '../../src/source/types.js';
 
 export type RecordedCall =
   | { op: 'upsert'; kind: ApiKind; key: string; obj: ApiObject }
@@ -20,13 +20,13 @@ export class RecordingHandler implements SourceHandler {
   readonly state = new Map<string, ApiObject>();
   readonly syncedKinds = new Set<ApiKind>();
 
-  upsert(kind: ApiKind, obj: ApiObject): void {
+  upsert({ kind, obj }: ClusterObject): void {
     const key = objectKeyOf(kind, obj);
     this.calls.push({ op: 'upsert', kind, key, obj });
     this.state.set(key, obj);
   }
 
-  remove(kind: ApiKind, obj: ApiObject): void {
+  remove({ kind, obj }: ClusterObject): void {
     const key = objectKeyOf(kind, obj);
     this.calls.push({ op: 'remove', kind, key, obj });
     this.state.delete(key);

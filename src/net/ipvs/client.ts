@@ -31,17 +31,43 @@ export class IpvsUnavailableError extends KpxError {
   }
 }
 
-export class IpvsClient {
+/** IPVS connection timeouts in seconds; 0 leaves the kernel's value. */
+export interface IpvsTimeouts {
+  readonly tcp: number;
+  readonly tcpFin: number;
+  readonly udp: number;
+}
+
+/**
+ * What the ipvs mode needs of IPVS: virtual servers, their real servers and the connection timeouts. The
+ * kernel over netlink (NetlinkIpvs) or a fake that keeps the tables. Each call fails as the kernel would
+ * (adding what exists, changing or deleting what does not).
+ */
+export interface IpvsClient {
+  listServices(): Promise<VirtualServer[]>;
+  addService(vs: VirtualServer): Promise<void>;
+  updateService(vs: VirtualServer): Promise<void>;
+  deleteService(key: VirtualServerKey): Promise<void>;
+  listDests(key: VirtualServerKey): Promise<RealServer[]>;
+  addDest(key: VirtualServerKey, rs: RealServer): Promise<void>;
+  updateDest(key: VirtualServerKey, rs: RealServer): Promise<void>;
+  deleteDest(key: VirtualServerKey, rs: Pick<RealServer, 'address' | 'port'>): Promise<void>;
+  getTimeouts(): Promise<IpvsTimeouts>;
+  setTimeouts(t: IpvsTimeouts): Promise<void>;
+  close(): void;
+}
+
+export class NetlinkIpvs implements IpvsClient {
   private constructor(private readonly sock: GenlSocket, private readonly familyId: number) {}
 
   /** Opens a socket and resolves the IPVS family; IpvsUnavailableError when this kernel has no IPVS. */
-  static async open(): Promise<IpvsClient> {
+  static async open(): Promise<NetlinkIpvs> {
     const nl = require('netlink') as Netlink;
     const sock = nl.createGenericNetlink() as unknown as GenlSocket;
     try {
       const [fam] = await sock.ctrlRequest(nl.genl.Commands.GET_FAMILY, { familyName: IPVS_GENL_NAME });
       if (fam?.familyId === undefined) throw new Error('no family id');
-      return new IpvsClient(sock, fam.familyId);
+      return new NetlinkIpvs(sock, fam.familyId);
     } catch (err) {
       sock.socket.close();
       throw new IpvsUnavailableError(`this kernel has no IPVS (generic netlink family "IPVS": ${errorMessage(err)})`);
@@ -76,16 +102,16 @@ export class IpvsClient {
     return out;
   }
 
-  addService(vs: VirtualServer): Promise<unknown> {
-    return this.call(Cmd.NEW_SERVICE, [encodeService(vs)]);
+  async addService(vs: VirtualServer): Promise<void> {
+    await this.call(Cmd.NEW_SERVICE, [encodeService(vs)]);
   }
 
-  updateService(vs: VirtualServer): Promise<unknown> {
-    return this.call(Cmd.SET_SERVICE, [encodeService(vs)]);
+  async updateService(vs: VirtualServer): Promise<void> {
+    await this.call(Cmd.SET_SERVICE, [encodeService(vs)]);
   }
 
-  deleteService(key: VirtualServerKey): Promise<unknown> {
-    return this.call(Cmd.DEL_SERVICE, [encodeServiceKey(key)]);
+  async deleteService(key: VirtualServerKey): Promise<void> {
+    await this.call(Cmd.DEL_SERVICE, [encodeServiceKey(key)]);
   }
 
   async listDests(key: VirtualServerKey): Promise<RealServer[]> {
@@ -98,29 +124,29 @@ export class IpvsClient {
     return out;
   }
 
-  addDest(key: VirtualServerKey, rs: RealServer, family: IPFamily = key.family): Promise<unknown> {
-    return this.call(Cmd.NEW_DEST, [encodeServiceKey(key), encodeDest(rs, family)]);
+  async addDest(key: VirtualServerKey, rs: RealServer, family: IPFamily = key.family): Promise<void> {
+    await this.call(Cmd.NEW_DEST, [encodeServiceKey(key), encodeDest(rs, family)]);
   }
 
-  updateDest(key: VirtualServerKey, rs: RealServer, family: IPFamily = key.family): Promise<unknown> {
-    return this.call(Cmd.SET_DEST, [encodeServiceKey(key), encodeDest(rs, family)]);
+  async updateDest(key: VirtualServerKey, rs: RealServer, family: IPFamily = key.family): Promise<void> {
+    await this.call(Cmd.SET_DEST, [encodeServiceKey(key), encodeDest(rs, family)]);
   }
 
-  deleteDest(key: VirtualServerKey, rs: Pick<RealServer, 'address' | 'port'>, family: IPFamily = key.family): Promise<unknown> {
-    return this.call(Cmd.DEL_DEST, [encodeServiceKey(key), encodeDestKey(rs, family)]);
+  async deleteDest(key: VirtualServerKey, rs: Pick<RealServer, 'address' | 'port'>, family: IPFamily = key.family): Promise<void> {
+    await this.call(Cmd.DEL_DEST, [encodeServiceKey(key), encodeDestKey(rs, family)]);
   }
 
   /** Removes every virtual server (kpx's cleanup never calls this: it deletes only its own). */
-  flush(): Promise<unknown> {
-    return this.call(Cmd.FLUSH, []);
+  async flush(): Promise<void> {
+    await this.call(Cmd.FLUSH, []);
   }
 
-  async getTimeouts(): Promise<{ tcp: number; tcpFin: number; udp: number }> {
+  async getTimeouts(): Promise<IpvsTimeouts> {
     const [msg] = await this.call(Cmd.GET_CONFIG, []);
     return decodeTimeouts(msg ?? Buffer.alloc(0));
   }
 
-  setTimeouts(t: { tcp: number; tcpFin: number; udp: number }): Promise<unknown> {
-    return this.call(Cmd.SET_CONFIG, encodeTimeouts(t));
+  async setTimeouts(t: IpvsTimeouts): Promise<void> {
+    await this.call(Cmd.SET_CONFIG, encodeTimeouts(t));
   }
 }

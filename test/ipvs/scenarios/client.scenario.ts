@@ -3,13 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { IpvsClient } from '../../../src/net/ipvs/client.js';
+import { NetlinkIpvs } from '../../../src/net/ipvs/client.js';
 import { FwdMethod, SvcFlag } from '../../../src/net/ipvs/constants.js';
 
 const ipvsadm = (...args: string[]) => execFileSync('/usr/sbin/ipvsadm', args).toString();
 
 test('the IPVS client adds, lists, edits and deletes services and real servers as ipvsadm sees them', async () => {
-  const c = await IpvsClient.open();
+  const c = await NetlinkIpvs.open();
   try {
     assert.match((await c.info()).version, /^1\.2\./);
     const vs = { family: 'IPv4', protocol: 'TCP', address: '10.96.7.1', port: 80, scheduler: 'rr', flags: 0, timeout: 0, netmask: 0xffffffff } as const;
@@ -32,7 +32,7 @@ test('the IPVS client adds, lists, edits and deletes services and real servers a
 });
 
 test('UDP, SCTP and IPv6 virtual servers round-trip through the kernel', async () => {
-  const c = await IpvsClient.open();
+  const c = await NetlinkIpvs.open();
   try {
     const list = [
       { family: 'IPv4', protocol: 'UDP', address: '10.96.7.53', port: 53, scheduler: 'sh', flags: 0, timeout: 0, netmask: 0xffffffff },

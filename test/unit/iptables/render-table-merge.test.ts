@@ -67,6 +67,12 @@ test('cleanup deletes kpx\'s chains and the built-in jumps to them, and nothing 
   assert.equal(cleanupInput(parseSave('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n')).input, '', 'nothing to do');
 });
 
+test('cleanup judges a rule by its target, not by a comment that mentions one', () => {
+  const saved = '*nat\n:PREROUTING ACCEPT [0:0]\n:KUBE-SERVICES - [0:0]\n'
+    + '-A PREROUTING -m comment --comment "see -j KUBE-SERVICES" -j ACCEPT\nCOMMIT\n';
+  assert.equal(cleanupInput(parseSave(saved)).input, '*nat\n:KUBE-SERVICES - [0:0]\n-X KUBE-SERVICES\nCOMMIT\n');
+});
+
 test('a table iptables-save cannot print faithfully is reported', () => {
   const s = parseSave("# Table `nat' is incompatible, use 'nft' tool.\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
   assert.ok(s.incompatible.has('nat'));

@@ -19,7 +19,7 @@ export function nodeEvents(health: ProxyHealth, clock: Clock): (node: ApiNode) =
     nodeName: NODE, clock, log: memoryLogger(),
     onNodeEligibility: (eligible) => health.setNodeEligible(eligible),
   });
-  return (node) => cache.upsert('Node', { ...node, metadata: { ...node.metadata, name: NODE } });
+  return (node) => cache.upsert({ kind: 'Node', obj: { ...node, metadata: { ...node.metadata, name: NODE } } });
 }
 
 export interface Response {

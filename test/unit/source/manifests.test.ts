@@ -8,7 +8,9 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createManifestsSource, type ManifestsSourceOptions } from '../../../src/source/manifests.js';
-import type { ClusterSource } from '../../../src/source/types.js';
+import type { ClusterSource, SourceHandler } from '../../../src/source/types.js';
+import { ClusterCache } from '../../../src/sync/cluster-cache.js';
+import { systemClock } from '../../../src/util/clock.js';
 import { log, setLogSink, type LogSink } from '../../../src/util/log.js';
 import { ConfigError } from '../../../src/util/errors.js';
 import { RecordingHandler } from '../../support/recording-handler.js';
@@ -57,6 +59,8 @@ interface Harness {
   dir: string;
   source: ClusterSource;
   handler: RecordingHandler;
+  /** What a ClusterCache fed by the same source counts as changes, by kind. */
+  changes: string[];
   write(name: string, text: string): void;
   remove(name: string): void;
 }
@@ -66,13 +70,20 @@ async function harness(t: { after(fn: () => unknown): void }, files: Record<stri
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   const source = createManifestsSource(dir, log, { debounceMs: 20, rescanMs: 200, ...opts });
   const handler = new RecordingHandler();
+  const changes: string[] = [];
+  const cache = new ClusterCache({ nodeName: 'node-a', clock: systemClock, log, onChange: (kind) => changes.push(kind) });
+  const both: SourceHandler = {
+    upsert: (e) => { handler.upsert(e); cache.upsert(e); },
+    remove: (e) => { handler.remove(e); cache.remove(e); },
+    synced: (kind) => { handler.synced(kind); cache.synced(kind); },
+  };
   t.after(async () => {
     await source.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-  await source.start(handler);
+  await source.start(both);
   return {
-    dir, source, handler,
+    dir, source, handler, changes,
     write: (name, text) => writeFileSync(join(dir, name), text),
     remove: (name) => unlinkSync(join(dir, name)),
   };
@@ -124,7 +135,7 @@ describe('manifests source', () => {
     await assert.rejects(source.start(new RecordingHandler()), (err: unknown) => err instanceof ConfigError && /--manifests/.test(err.message));
   });
 
-  test('adding, changing and deleting files delivers only the differences', async (t) => {
+  test('adding, changing and deleting files: only the differences are changes', async (t) => {
     const h = await harness(t, { 'web.yaml': `${svcYaml('web', '10.96.0.10')}---\n${sliceYaml('web-1', 'web', ['10.244.0.11'])}` });
     const base = h.handler.calls.length;
 
@@ -132,18 +143,25 @@ describe('manifests source', () => {
     await pollUntil(() => h.handler.get('Service', 'demo', 'db') !== undefined);
     assert.deepEqual(h.handler.calls.slice(base).map((c) => `${c.op} ${c.op !== 'synced' ? c.key : ''}`), ['upsert Service/demo/db']);
 
-    // Change the slice, drop nothing else: one upsert, no re-delivery of the unchanged Service.
+    // Change the slice, drop nothing else: the file's objects are delivered again, and only the slice is a
+    // change (the unchanged Service is dropped by the change tracker, the one place that compares).
     const mark = h.handler.calls.length;
+    const changesMark = h.changes.length;
     h.write('web.yaml', `${svcYaml('web', '10.96.0.10')}---\n${sliceYaml('web-1', 'web', ['10.244.0.11', '10.244.0.12'])}`);
     await pollUntil(() => (h.handler.get('EndpointSlice', 'demo', 'web-1') as { endpoints: unknown[] }).endpoints.length === 2);
     await delay(60);
-    assert.deepEqual(h.handler.calls.slice(mark).map((c) => `${c.op} ${c.op !== 'synced' ? c.key : ''}`), ['upsert EndpointSlice/demo/web-1']);
+    assert.deepEqual(h.handler.calls.slice(mark).map((c) => `${c.op} ${c.op !== 'synced' ? c.key : ''}`),
+      ['upsert Service/demo/web', 'upsert EndpointSlice/demo/web-1']);
+    assert.deepEqual(h.changes.slice(changesMark), ['EndpointSlice'], 'the unchanged Service is no change');
 
     // An object removed from a file is removed.
     const mark2 = h.handler.calls.length;
+    const changesMark2 = h.changes.length;
     h.write('web.yaml', svcYaml('web', '10.96.0.10'));
     await pollUntil(() => h.handler.get('EndpointSlice', 'demo', 'web-1') === undefined);
-    assert.deepEqual(h.handler.calls.slice(mark2).map((c) => `${c.op} ${c.op !== 'synced' ? c.key : ''}`), ['remove EndpointSlice/demo/web-1']);
+    assert.deepEqual(h.handler.calls.slice(mark2).map((c) => `${c.op} ${c.op !== 'synced' ? c.key : ''}`),
+      ['upsert Service/demo/web', 'remove EndpointSlice/demo/web-1']);
+    assert.deepEqual(h.changes.slice(changesMark2), ['EndpointSlice']);
 
     // Deleting a file removes its objects.
     h.remove('db.yaml');

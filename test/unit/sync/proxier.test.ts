@@ -39,11 +39,11 @@ function setup(opts: { backends?: RecordingBackend[]; prepare?: () => Promise<vo
 
 /** Loads two services with one slice each and marks every kind synced. */
 function loadCluster(p: Proxier): void {
-  p.upsert('Node', node({ 'topology.kubernetes.io/zone': 'z1' }));
-  p.upsert('Service', service('web', '172.30.0.10'));
-  p.upsert('Service', service('db', '172.30.0.20'));
-  p.upsert('EndpointSlice', slice('web', 'web-1', [{ ip: '10.0.1.1' }, { ip: '10.0.1.2', node: NODE }]));
-  p.upsert('EndpointSlice', slice('db', 'db-1', [{ ip: '10.0.2.1' }]));
+  p.upsert({ kind: 'Node', obj: node({ 'topology.kubernetes.io/zone': 'z1' }) });
+  p.upsert({ kind: 'Service', obj: service('web', '172.30.0.10') });
+  p.upsert({ kind: 'Service', obj: service('db', '172.30.0.20') });
+  p.upsert({ kind: 'EndpointSlice', obj: slice('web', 'web-1', [{ ip: '10.0.1.1' }, { ip: '10.0.1.2', node: NODE }]) });
+  p.upsert({ kind: 'EndpointSlice', obj: slice('db', 'db-1', [{ ip: '10.0.2.1' }]) });
   p.synced('Node');
   p.synced('Service');
   p.synced('EndpointSlice');
@@ -52,8 +52,8 @@ function loadCluster(p: Proxier): void {
 test('nothing is synced before both Services and EndpointSlices are synced, then one full sync', async () => {
   const { clock, backend, proxier } = setup();
   proxier.start();
-  proxier.upsert('Service', service('web', '172.30.0.10'));
-  proxier.upsert('EndpointSlice', slice('web', 'web-1', [{ ip: '10.0.1.1' }]));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10') });
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('web', 'web-1', [{ ip: '10.0.1.1' }]) });
   proxier.synced('Service');
   await clock.tick(120_000);
   assert.equal(backend.syncs.length, 0, 'EndpointSlices not listed yet: no sync');
@@ -74,7 +74,7 @@ test('one endpoint change gives a partial ChangeSet naming just that service, re
   await clock.tick(5000);
   assert.equal(backend.syncs.length, 1);
   const before = backend.syncs[0].state;
-  proxier.upsert('EndpointSlice', slice('web', 'web-1', [{ ip: '10.0.1.1' }, { ip: '10.0.1.2', node: NODE }, { ip: '10.0.1.3' }], { resourceVersion: '2' }));
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('web', 'web-1', [{ ip: '10.0.1.1' }, { ip: '10.0.1.2', node: NODE }, { ip: '10.0.1.3' }], { resourceVersion: '2' }) });
   await clock.tick(0);
   assert.equal(backend.syncs.length, 2);
   const { changed, state } = backend.syncs[1];
@@ -93,14 +93,14 @@ test('a burst of updates to one service collapses into one partial sync; no-op u
   loadCluster(proxier);
   await clock.tick(0);
   for (let i = 3; i < 20; i++) {
-    proxier.upsert('EndpointSlice', slice('db', 'db-1', [{ ip: `10.0.2.${i}` }], { resourceVersion: String(i) }));
-    proxier.upsert('Service', service('db', '172.30.0.20', { resourceVersion: String(i) })); // no-op
+    proxier.upsert({ kind: 'EndpointSlice', obj: slice('db', 'db-1', [{ ip: `10.0.2.${i}` }], { resourceVersion: String(i) }) });
+    proxier.upsert({ kind: 'Service', obj: service('db', '172.30.0.20', { resourceVersion: String(i) }) }); // no-op
   }
   await clock.tick(1000);
   assert.equal(backend.syncs.length, 2);
   assert.deepEqual([...backend.syncs[1].changed.services], ['default/db']);
   assert.deepEqual(backend.syncs[1].state.services.get('default/db:http')?.endpoints.map((e) => e.ip), ['10.0.2.19']);
-  proxier.upsert('Service', service('db', '172.30.0.20', { resourceVersion: '100' }));
+  proxier.upsert({ kind: 'Service', obj: service('db', '172.30.0.20', { resourceVersion: '100' }) });
   await clock.tick(5000);
   assert.equal(backend.syncs.length, 2, 'a no-op update does not sync');
   await proxier.stop();
@@ -112,7 +112,7 @@ test('a failed sync makes the next one full and still carries the changed servic
   loadCluster(proxier);
   await clock.tick(0);
   backend.results = [{ ok: false, error: { code: 'KPX_IPTABLES_RESTORE', message: 'line 7 failed' } }];
-  proxier.upsert('Service', service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }) });
   await clock.tick(1000);
   assert.equal(backend.syncs.length, 2);
   assert.equal(backend.syncs[1].changed.full, false);
@@ -142,7 +142,7 @@ test('network-programming latency is observed from the slice annotation when the
   loadCluster(proxier);
   await clock.tick(10_000);
   const changedAt = clock.now() - 2500; // the endpoints controller saw the pod change 2.5 s ago
-  proxier.upsert('EndpointSlice', slice('db', 'db-1', [{ ip: '10.0.2.9' }], { triggerTime: changedAt, resourceVersion: '2' }));
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('db', 'db-1', [{ ip: '10.0.2.9' }], { triggerTime: changedAt, resourceVersion: '2' }) });
   await clock.tick(0);
   const h = await metrics.networkProgrammingDuration.get();
   const count = h.values.find((v) => v.metricName === 'kubeproxy_network_programming_duration_seconds_count')?.value;
@@ -158,14 +158,14 @@ test('a model-affecting node change forces a full sync recomputing every service
   loadCluster(proxier);
   await clock.tick(5000);
   const before = backend.last!.state;
-  proxier.upsert('Node', node({ 'topology.kubernetes.io/zone': 'z2' }));
+  proxier.upsert({ kind: 'Node', obj: node({ 'topology.kubernetes.io/zone': 'z2' }) });
   await clock.tick(0);
   assert.equal(backend.syncs.length, 2);
   assert.equal(backend.last!.changed.full, true);
   assert.equal(backend.last!.state.node.zone, 'z2');
   assert.notEqual(backend.last!.state.services.get('default/db:http'), before.services.get('default/db:http'));
   // A taint changes only eligibility: /healthz learns of it, no sync is queued.
-  proxier.upsert('Node', node({ 'topology.kubernetes.io/zone': 'z2' }, { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] }));
+  proxier.upsert({ kind: 'Node', obj: node({ 'topology.kubernetes.io/zone': 'z2' }, { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] }) });
   await clock.tick(5000);
   assert.equal(backend.syncs.length, 2);
   assert.ok(health.events.includes('eligible:false'));
@@ -182,7 +182,7 @@ test('health: queued on each change after initialization, updated per family aft
   assert.deepEqual(health.events, ['updated:IPv4', 'updated:IPv6']);
   health.events.length = 0;
   v6.results = [{ ok: false, error: { code: 'KPX_IPVS_SYNC', message: 'v6 failed' } }];
-  proxier.upsert('Service', service('web', '172.30.0.10', { ports: [{ name: 'http', port: 81 }], resourceVersion: '2' }));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10', { ports: [{ name: 'http', port: 81 }], resourceVersion: '2' }) });
   await clock.tick(1000);
   assert.deepEqual(health.events, ['queued:IPv4', 'queued:IPv6', 'updated:IPv4']);
   await clock.tick(1000);
@@ -196,16 +196,16 @@ test('health-check node port entries and no-local-endpoint counts follow externa
   const { clock, proxier, serviceHealth, metrics } = setup();
   proxier.start();
   loadCluster(proxier);
-  proxier.upsert('Service', service('lb', '172.30.0.30', {
+  proxier.upsert({ kind: 'Service', obj: service('lb', '172.30.0.30', {
     type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 32000,
     ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }],
-  }));
-  proxier.upsert('EndpointSlice', slice('lb', 'lb-1', [{ ip: '10.0.3.1' }]));
+  }) });
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('lb', 'lb-1', [{ ip: '10.0.3.1' }]) });
   await clock.tick(0);
   assert.deepEqual(serviceHealth.calls.at(-1), [{ namespace: 'default', name: 'lb', port: 32000, localEndpoints: 0 }]);
   const gauge = await metrics.noLocalEndpointsTotal.get();
   assert.equal(gauge.values.find((v) => v.labels.traffic_policy === 'external')?.value, 1);
-  proxier.upsert('EndpointSlice', slice('lb', 'lb-1', [{ ip: '10.0.3.1' }, { ip: '10.0.3.2', node: NODE }], { resourceVersion: '2' }));
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('lb', 'lb-1', [{ ip: '10.0.3.1' }, { ip: '10.0.3.2', node: NODE }], { resourceVersion: '2' }) });
   await clock.tick(1000);
   assert.deepEqual(serviceHealth.calls.at(-1), [{ namespace: 'default', name: 'lb', port: 32000, localEndpoints: 1 }]);
   const gauge2 = await metrics.noLocalEndpointsTotal.get();
@@ -240,8 +240,8 @@ test('deleting a service removes its ports in a partial sync', async () => {
   proxier.start();
   loadCluster(proxier);
   await clock.tick(5000);
-  proxier.remove('Service', service('db', '172.30.0.20'));
-  proxier.remove('EndpointSlice', slice('db', 'db-1', []));
+  proxier.remove({ kind: 'Service', obj: service('db', '172.30.0.20') });
+  proxier.remove({ kind: 'EndpointSlice', obj: slice('db', 'db-1', []) });
   await clock.tick(0);
   assert.equal(backend.last!.changed.full, false);
   assert.deepEqual([...backend.last!.changed.services], ['default/db']);
@@ -275,7 +275,7 @@ test('each sync is announced on the kpx:sync:start and kpx:sync:end diagnostics 
     proxier.start();
     loadCluster(proxier);
     await clock.tick(5000);
-    proxier.upsert('EndpointSlice', slice('db', 'db-1', [{ ip: '10.0.2.7' }], { resourceVersion: '2' }));
+    proxier.upsert({ kind: 'EndpointSlice', obj: slice('db', 'db-1', [{ ip: '10.0.2.7' }], { resourceVersion: '2' }) });
     await clock.tick(0);
     await proxier.stop();
     assert.deepEqual(seen, ['start full=true', 'end ok=true changed=default/web,default/db', 'start full=false', 'end ok=true changed=default/db']);

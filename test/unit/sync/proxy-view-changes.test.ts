@@ -20,8 +20,8 @@ async function synced() {
     minSyncPeriodMs: 1000, syncPeriodMs: 30_000, clock, log: memoryLogger(), metrics: createProxyMetrics(new Registry()),
   });
   proxier.start();
-  proxier.upsert('Service', service('web', '172.30.0.10'));
-  proxier.upsert('EndpointSlice', slice('web', 'web-1', [{ ip: '10.0.1.1' }]));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10') });
+  proxier.upsert({ kind: 'EndpointSlice', obj: slice('web', 'web-1', [{ ip: '10.0.1.1' }]) });
   proxier.synced('Node');
   proxier.synced('Service');
   proxier.synced('EndpointSlice');
@@ -34,7 +34,7 @@ test('an annotation edit of a service reaches no mode as a changed service', asy
   const { clock, backend, proxier } = await synced();
   const edited = service('web', '172.30.0.10', { resourceVersion: '2' });
   edited.metadata = { ...edited.metadata, annotations: { 'example.com/owner': 'team-a' } };
-  proxier.upsert('Service', edited);
+  proxier.upsert({ kind: 'Service', obj: edited });
   await clock.tick(1000);
   assert.equal(backend.syncs.length, 2, 'the edit was synced');
   assert.deepEqual([...backend.syncs[1].changed.services], []);
@@ -43,8 +43,8 @@ test('an annotation edit of a service reaches no mode as a changed service', asy
 
 test('a port changed and changed back inside one sync window reaches no mode as a changed service', async () => {
   const { clock, backend, proxier } = await synced();
-  proxier.upsert('Service', service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }));
-  proxier.upsert('Service', service('web', '172.30.0.10', { resourceVersion: '3' }));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }) });
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10', { resourceVersion: '3' }) });
   await clock.tick(1000);
   assert.equal(backend.syncs.length, 2, 'the edit was synced');
   assert.deepEqual([...backend.syncs[1].changed.services], []);
@@ -53,7 +53,7 @@ test('a port changed and changed back inside one sync window reaches no mode as 
 
 test('a real port change still reaches the mode as a changed service', async () => {
   const { clock, backend, proxier } = await synced();
-  proxier.upsert('Service', service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }));
+  proxier.upsert({ kind: 'Service', obj: service('web', '172.30.0.10', { ports: [{ name: 'http', port: 8000, targetPort: 8080 }], resourceVersion: '2' }) });
   await clock.tick(1000);
   assert.equal(backend.syncs.length, 2);
   assert.deepEqual([...backend.syncs[1].changed.services], ['default/web']);

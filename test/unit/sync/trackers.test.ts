@@ -166,19 +166,19 @@ test('cluster cache: initialized only once both Services and EndpointSlices are 
   });
   let resolved = false;
   void cache.whenInitialized().then(() => { resolved = true; });
-  cache.upsert('Service', service('web', '172.30.0.1'));
+  cache.upsert({ kind: 'Service', obj: service('web', '172.30.0.1') });
   cache.synced('Service');
   cache.synced('Node');
   await new Promise((r) => setImmediate(r));
   assert.equal(cache.isInitialized(), false);
   assert.equal(resolved, false);
-  cache.upsert('EndpointSlice', slice('web', 'web-1', [{ ip: '10.0.0.1' }]));
+  cache.upsert({ kind: 'EndpointSlice', obj: slice('web', 'web-1', [{ ip: '10.0.0.1' }]) });
   cache.synced('EndpointSlice');
   await new Promise((r) => setImmediate(r));
   assert.equal(resolved, true);
-  cache.upsert('Node', node({ a: 'b' }));
-  cache.upsert('Node', node({ a: 'b' }, { deleting: true }));
-  cache.upsert('Service', service('web', '172.30.0.1', { resourceVersion: '5' })); // no-op
+  cache.upsert({ kind: 'Node', obj: node({ a: 'b' }) });
+  cache.upsert({ kind: 'Node', obj: node({ a: 'b' }, { deleting: true }) });
+  cache.upsert({ kind: 'Service', obj: service('web', '172.30.0.1', { resourceVersion: '5' }) }); // no-op
   assert.deepEqual(events, ['Service:partial', 'EndpointSlice:partial', 'initialized', 'Node:full', 'eligible:false']);
   const taken = cache.take();
   assert.deepEqual([...taken.services], ['default/web']);
