@@ -119,6 +119,9 @@ export class Proxier implements SourceHandler {
       minIntervalMs: opts.minSyncPeriodMs,
       maxIntervalMs: opts.syncPeriodMs,
       fullSyncPeriodMs: opts.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS,
+      // kube-proxy's burstSyncs: a Service and its EndpointSlice, arriving one after the other, are both
+      // programmed at once instead of the second waiting for the min-sync-period.
+      burstRuns: 2,
       retryInitialMs: opts.retryInitialMs,
       log: opts.log,
     });

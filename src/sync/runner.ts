@@ -3,9 +3,11 @@
  * concurrency 1 and an injected Clock).
  *
  * BoundedFrequencyRunner guarantees, like kube-proxy's:
- *  1. The sync function never runs more often than once per minIntervalMs (measured start to start), and
- *     never twice at once: one sync is in flight at most, and any number of run() calls made meanwhile
- *     collapse into one pending sync.
+ *  1. The sync function runs at most burstRuns times back to back and otherwise no more often than once per
+ *     minIntervalMs (a token bucket: one token per minIntervalMs, at most burstRuns saved up; measured start
+ *     to start), and never twice at once: one sync is in flight at most, and any number of run() calls made
+ *     meanwhile collapse into one pending sync. kube-proxy passes a burst of 2, so a Service and its
+ *     EndpointSlice arriving one after the other are both programmed without waiting.
  *  2. The sync function runs at least once per maxIntervalMs (the sync period) even when nothing asks for
  *     it, and a *full* sync happens at least once per fullSyncPeriodMs (default: the sync period; the proxier
  *     passes kube-proxy's hour), at
@@ -34,6 +36,8 @@ export interface RunnerOptions {
   readonly clock: Clock;
   readonly minIntervalMs: number;
   readonly maxIntervalMs: number;
+  /** Syncs allowed back to back before minIntervalMs applies (default 1: none). */
+  readonly burstRuns?: number;
   /** Default: maxIntervalMs. */
   readonly fullSyncPeriodMs?: number;
   /** First retry delay after a failure (default 1000 ms), doubled per consecutive failure. */
@@ -59,6 +63,10 @@ export class BoundedFrequencyRunner {
   private inFlight = false;
   private needFull = true;
   private lastRunAt: number | undefined;
+  /** Token bucket of guarantee 1: tokens saved up at tokensAt. */
+  private tokens: number;
+  private tokensAt: number | undefined;
+  private readonly burstRuns: number;
   private lastFullAt: number | undefined;
   private consecutiveFailures = 0;
   private retryAt: number | undefined;
@@ -71,6 +79,8 @@ export class BoundedFrequencyRunner {
     this.fullSyncPeriodMs = opts.fullSyncPeriodMs ?? opts.maxIntervalMs;
     this.retryInitialMs = opts.retryInitialMs ?? 1000;
     this.retryMaxMs = opts.retryMaxMs ?? opts.maxIntervalMs;
+    this.burstRuns = Math.max(1, opts.burstRuns ?? 1);
+    this.tokens = this.burstRuns;
     this.queue = fastq.promise<unknown, void, void>(() => this.runOnce(), 1);
   }
 
@@ -110,7 +120,7 @@ export class BoundedFrequencyRunner {
   private schedule(): void {
     if (!this.started || this.stopped || this.inFlight || this.queued) return;
     const now = this.clock.now();
-    const earliest = this.lastRunAt === undefined ? now : this.lastRunAt + this.opts.minIntervalMs;
+    const earliest = this.earliestStart(now);
     let due: number;
     if (this.retryAt !== undefined) {
       due = Math.max(this.retryAt, earliest);
@@ -122,6 +132,18 @@ export class BoundedFrequencyRunner {
       due = Math.max(Math.min(periodic, fullDue), earliest);
     }
     this.setTimer(due, now);
+  }
+
+  /** Tokens saved up at `now` (guarantee 1). */
+  private tokensAtTime(now: number): number {
+    if (this.tokensAt === undefined || this.opts.minIntervalMs <= 0) return this.burstRuns;
+    return Math.min(this.burstRuns, this.tokens + (now - this.tokensAt) / this.opts.minIntervalMs);
+  }
+
+  /** When the next sync may start: now while a token is left, else when the next one is earned. */
+  private earliestStart(now: number): number {
+    const tokens = this.tokensAtTime(now);
+    return tokens >= 1 ? now : now + Math.ceil((1 - tokens) * this.opts.minIntervalMs);
   }
 
   private setTimer(due: number, now: number): void {
@@ -152,6 +174,8 @@ export class BoundedFrequencyRunner {
     if (this.stopped) return;
     this.inFlight = true;
     const startedAt = this.clock.now();
+    this.tokens = Math.max(0, this.tokensAtTime(startedAt) - 1);
+    this.tokensAt = startedAt;
     this.lastRunAt = startedAt;
     this.requested = false;
     const full = this.needFull || this.lastFullAt === undefined || startedAt - this.lastFullAt >= this.fullSyncPeriodMs;

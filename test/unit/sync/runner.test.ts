@@ -30,13 +30,13 @@ class ScriptedSync {
   }
 }
 
-function setup(opts: { min?: number; max?: number; full?: number; retry?: number } = {}) {
+function setup(opts: { min?: number; max?: number; full?: number; retry?: number; burst?: number } = {}) {
   const clock = new FakeClock();
   const sync = new ScriptedSync(clock);
   const runner = new BoundedFrequencyRunner({
     name: 'test', fn: sync.fn, clock,
     minIntervalMs: opts.min ?? 1000, maxIntervalMs: opts.max ?? 30_000,
-    fullSyncPeriodMs: opts.full, retryInitialMs: opts.retry,
+    fullSyncPeriodMs: opts.full, retryInitialMs: opts.retry, burstRuns: opts.burst,
   });
   const t0 = clock.now();
   const rel = () => sync.calls.map((c) => ({ at: c.at - t0, full: c.full }));
@@ -210,4 +210,31 @@ test('stop waits for the sync in flight and nothing runs afterwards', async () =
   await clock.tick(120_000);
   assert.equal(sync.calls.length, 1);
   assert.equal(clock.pendingTimers(), 0);
+});
+
+test('with a burst of 2 (kube-proxy\'s) a second sync right after the first runs at once, a third waits for the min interval', async () => {
+  const { clock, runner, rel } = setup({ min: 1000, burst: 2 });
+  runner.start();
+  await clock.tick(0);
+  runner.run(); // e.g. the EndpointSlice that follows its Service
+  await clock.tick(0);
+  runner.run();
+  await clock.tick(999);
+  assert.deepEqual(rel().map((c) => c.at), [0, 0], 'the burst is spent: the third waits');
+  await clock.tick(1);
+  assert.deepEqual(rel().map((c) => c.at), [0, 0, 1000]);
+  await runner.stop();
+});
+
+test('a flood of requests is still bounded with a burst: one sync per min interval once the burst is spent', async () => {
+  const { clock, runner, rel } = setup({ min: 1000, burst: 2 });
+  runner.start();
+  for (let t = 0; t < 10_000; t += 100) {
+    runner.run();
+    await clock.tick(100);
+  }
+  const starts = rel().map((c) => c.at);
+  assert.ok(starts.length <= 2 + 10, `${starts.length} syncs in 10 s: ${starts.join(',')}`);
+  for (let i = 2; i < starts.length; i++) assert.ok(starts[i]! - starts[i - 2]! >= 1000, `syncs ${i - 2} and ${i} closer than the min interval: ${starts.join(',')}`);
+  await runner.stop();
 });
