@@ -19,7 +19,7 @@ import type { AppliedRules } from './applied-rules.js';
 import { CANARY_TABLES, ensureCanaries } from './canary.js';
 import { KUBE_PROXY_CANARY, isServiceChainName } from './chain-names.js';
 import { ensureJumps, initHost } from './host-init.js';
-import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, type JumpRule } from './jumps.js';
+import { JUMP_RULES, KUBELET_FIREWALL_JUMPS, jumpArgs, type JumpRule } from './jumps.js';
 import { NO_SYNC, keptInput, type LastSyncInfo } from './last-sync.js';
 import { kernelDrift } from './kernel-drift.js';
 import { iptablesMetrics, recordRuleCounts, type IptablesMetrics } from './metrics.js';
@@ -143,7 +143,9 @@ export class IptablesBackend implements Backend {
       // Where kube-proxy rewrites everything every sync period, kpx checks, once per sync period, that the
       // kernel still holds what it wrote (kernel-drift.ts), and rewrites only when it does not. A change in
       // between also makes the next partial restore fail (its jumps dangle), which forces a full sync anyway.
-      if (partial && performance.now() - this.lastDriftCheck >= this.driftCheckIntervalMs) {
+      // A sync that carries no change is the sync period's own: it always checks (it has nothing else to do).
+      const periodic = changed.services.size === 0;
+      if (partial && (periodic || performance.now() - this.lastDriftCheck >= this.driftCheckIntervalMs)) {
         this.lastDriftCheck = performance.now();
         const drift = await this.drift();
         if (drift) {
@@ -185,6 +187,11 @@ export class IptablesBackend implements Backend {
     // look comes at most once per deepDriftCheckIntervalMs.
     for (const table of CANARY_TABLES) {
       if (!(await this.ipt.chainExists(table, KUBE_PROXY_CANARY))) return `${table} has no ${KUBE_PROXY_CANARY} (flushed?)`;
+    }
+    // A flush of a whole table keeps its (empty) chains but drops the jumps from the built-in ones: one per table.
+    for (const table of ['nat', 'filter'] as const) {
+      const j = this.jumps().find((x) => x.table === table)!;
+      if (!(await this.ipt.ensureRule('prepend', j.table, j.from, jumpArgs(j)))) return `the jump ${j.table}/${j.from} -> ${j.to} was missing (flushed?)`;
     }
     if (performance.now() - this.lastDeepDriftCheck < this.deepDriftCheckIntervalMs) return undefined;
     this.lastDeepDriftCheck = performance.now();

@@ -22,13 +22,13 @@ import { FAKE_PROXIER_OPTS, overallServices, proxyState } from './render-fixture
 const FULL: ChangeSet = { full: true, services: new Set() };
 const PERIODIC: ChangeSet = { full: false, services: new Set() };
 
-async function synced(state: ProxyState) {
+async function synced(state: ProxyState, deepDriftCheckIntervalMs = 0) {
   const ipt = new FakeIptables({ generation: 1 });
   const config = defaultConfig();
   config.iptables.localhostNodePorts = false;
   const logs: string[] = [];
   const b = new IptablesBackend(modeOptions('iptables', { config, log: memoryLogger(logs), clusterCIDR: '10.0.0.0/8' }),
-    { iptables: ipt, conntrack: new RecordingConntrack(), sysctl: new FakeSysctl(), driftCheckIntervalMs: 0, deepDriftCheckIntervalMs: 0 });
+    { iptables: ipt, conntrack: new RecordingConntrack(), sysctl: new FakeSysctl(), driftCheckIntervalMs: 0, deepDriftCheckIntervalMs });
   assert.deepEqual(await b.sync(state, FULL), { ok: true });
   return { ipt, b, logs };
 }
@@ -66,6 +66,16 @@ test('a flushed nat table is repaired by the next periodic sync, with a full syn
   assert.equal(b.lastSync.kind, 'full');
   assert.equal(ipt.dumpText('nat'), nat);
   assert.ok(logs.some((l) => l.includes('differ from what kpx wrote')));
+});
+
+test('a flushed nat table is repaired by the next periodic sync without the deep check, from its lost jumps', async () => {
+  const state = proxyState(overallServices(), { localhost: false });
+  const { ipt, b } = await synced(state, 10 * 60_000);
+  const nat = ipt.dumpText('nat');
+  ipt.external('*nat\n-F\nCOMMIT\n');
+  assert.deepEqual(await b.sync(state, PERIODIC), { ok: true });
+  assert.equal(b.lastSync.kind, 'full');
+  assert.equal(ipt.dumpText('nat'), nat);
 });
 
 test('one rule deleted from a service chain behind kpx\'s back is repaired by the next periodic sync', async () => {
