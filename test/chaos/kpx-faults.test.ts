@@ -120,7 +120,7 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     const full = svcC().pods;
     await c.load.reset();
     const m0 = await c.metrics();
-    const failures0 = m0.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total') ?? 0;
+    const failures0 = m0.get('kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family="IPv4"}') ?? 0;
     const rulesBefore = await c.kubeRules();
     restore.failing(true);
     const tFail = Date.now();
@@ -129,14 +129,14 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
     let failures = failures0;
     while (failures <= failures0 && Date.now() < deadline) {
       await sleep(200);
-      failures = await c.metric('kubeproxy_sync_proxy_rules_iptables_restore_failures_total');
+      failures = await c.metric('kubeproxy_sync_proxy_rules_iptables_restore_failures_total{ip_family="IPv4"}');
     }
     assert.ok(failures > failures0, `the failure metric counted the failed restore (${failures0} → ${failures})`);
     await sleep(3000); // more retries fail meanwhile; the old rules carry the traffic
     assert.equal(await c.kubeRules(), rulesBefore, 'a failed restore changed nothing in the kernel');
     const m1 = await c.metrics();
-    const partialAtFix = m1.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0;
-    const fullAtFix = m1.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0;
+    const partialAtFix = m1.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0;
+    const fullAtFix = m1.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0;
     const lastAtFix = m1.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}') ?? 0;
     restore.failing(false);
     const tFixed = Date.now();
@@ -147,8 +147,8 @@ describe('chaos: kpx and kernel-edge faults under continuous load (iptables mode
       m2 = await c.metrics();
     }
     assert.ok((m2.get('kubeproxy_sync_proxy_rules_last_timestamp_seconds{ip_family="IPv4"}') ?? 0) > lastAtFix, 'a sync succeeded after the fault ended');
-    assert.ok((m2.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count') ?? 0) > fullAtFix, 'the sync after the failure was full');
-    assert.equal(m2.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count') ?? 0, partialAtFix, 'no partial sync ran before it');
+    assert.ok((m2.get('kubeproxy_sync_full_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0) > fullAtFix, 'the sync after the failure was full');
+    assert.equal(m2.get('kubeproxy_sync_partial_proxy_rules_duration_seconds_count{ip_family="IPv4"}') ?? 0, partialAtFix, 'no partial sync ran before it');
     const failedLines = c.kpxLines(/syncing proxy rules failed/, tFail);
     assert.ok(failedLines.length >= 1, 'kpx logged the failure');
     assert.ok(failedLines.slice(1).every((l) => /full=true/.test(l)), `every retry is a full sync:\n${failedLines.join('\n')}`);

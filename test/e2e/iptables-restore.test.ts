@@ -164,8 +164,8 @@ test('a failed partial restore is counted and the next sync is full', async (t) 
   assert.equal(res.ok, false);
   if (!res.ok) assert.match(res.error.message, /line \d+/);
   const text = await registry.metrics();
-  assert.match(text, /kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total 1/);
-  assert.match(text, /kubeproxy_sync_proxy_rules_iptables_restore_failures_total 1/);
+  assert.match(text, /kubeproxy_sync_proxy_rules_iptables_partial_restore_failures_total\{ip_family="IPv4"\} 1/);
+  assert.match(text, /kubeproxy_sync_proxy_rules_iptables_restore_failures_total\{ip_family="IPv4"\} 1/);
   await exec('iptables', [stray[0], stray[1], '-D', ...stray.slice(2)], { netns: ns });
   assert.deepEqual(await b.sync(proxyState(services), partial('ns4/svc4')), { ok: true });
   assert.equal(b.lastSync.kind, 'full');
