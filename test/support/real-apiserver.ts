@@ -96,8 +96,12 @@ export interface RealApiServerOptions {
   auditedUsers?: readonly string[];
 }
 
-/** One request as the API server's audit log recorded it (level Metadata, stage ResponseComplete). */
+/**
+ * One request as the API server's audit log recorded it (level Metadata): at ResponseComplete, and for
+ * a watch also at ResponseStarted (a watch completes only when it ends).
+ */
 export interface AuditEvent {
+  stage: 'ResponseStarted' | 'ResponseComplete';
   user: string;
   verb: string;
   resource: string;
@@ -252,8 +256,9 @@ export class RealApiServer {
       if (line.trim() === '') continue;
       let e: JsonObject;
       try { e = JSON.parse(line) as JsonObject; } catch { continue; } // a line being written
-      if (e.stage !== 'ResponseComplete') continue;
+      if (e.stage !== 'ResponseComplete' && e.stage !== 'ResponseStarted') continue;
       out.push({
+        stage: e.stage,
         user: String(e.user?.username), verb: String(e.verb), resource: String(e.objectRef?.resource ?? ''),
         ...(e.objectRef?.namespace ? { namespace: String(e.objectRef.namespace) } : {}),
         code: Number(e.responseStatus?.code), requestURI: String(e.requestURI), at: Date.parse(String(e.requestReceivedTimestamp)),
