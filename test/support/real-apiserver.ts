@@ -298,9 +298,12 @@ export class RealApiServer {
     };
   }
 
-  /** Stops kube-apiserver (etcd and its data stay). */
+  /**
+   * Stops kube-apiserver (etcd and its data stay): SIGTERM, then SIGKILL after 3 s, since a 1.26 server's
+   * graceful shutdown waits for the open watches (kpx's), which end only with the process.
+   */
   async stopApiServer(): Promise<void> {
-    await this.apiserver?.stop(10_000);
+    await this.apiserver?.stop(3000);
     this.apiserver = undefined;
   }
 

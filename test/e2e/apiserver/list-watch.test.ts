@@ -65,7 +65,7 @@ describe('kube source against a real API server: list and watch', { skip: SKIP }
     const { c } = cluster;
     await c.expectPods(late.clusterIP, 80, ['pod2']);
     await c.removeService(late);
-    await c.expectRefused(late.clusterIP, 80);
+    await c.expectGone(late.clusterIP, 80);
   });
 
   test("the Node's zone label picks the topology hints, and a change of the label is followed", async () => {

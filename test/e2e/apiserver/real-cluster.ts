@@ -10,7 +10,7 @@ import { buildSandbox, type Sandbox } from '../../../src/sandbox/builder.js';
 import { defaultEntry, KpxInstance, kpxCommand, nowSeconds } from '../../../src/sandbox/kpx-runner.js';
 import { endpointSliceManifest, nodeManifest, serviceManifest, type EndpointSpec, type ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { CLUSTER_CIDR, type NodePlan, type PodSpec } from '../../../src/sandbox/plan.js';
-import { isAnswer, requestMany, type Distribution } from '../../../src/sandbox/traffic.js';
+import { requestMany, type Distribution } from '../../../src/sandbox/traffic.js';
 import { RealApiServer, realApiServerSkipReason, type JsonObject } from '../../support/real-apiserver.js';
 import { notReadyReason } from '../../support/sandbox-cluster.js';
 import { eventually } from '../../support/sandbox.js';
@@ -118,13 +118,17 @@ export class RealCluster {
     }, timeoutMs, 300);
   }
 
-  /** Polls until a connection to addr:port is refused at once (a service kpx rejects: no endpoints, or gone). */
-  async expectRefused(addr: string, port: number, timeoutMs = CHANGE_TIMEOUT_MS): Promise<void> {
+  /**
+   * Polls until no rule of kpx names the ClusterIP any more (a deleted Service: not even the REJECT of a
+   * service without endpoints), then checks that no pod answers there.
+   */
+  async expectGone(addr: string, port: number, timeoutMs = CHANGE_TIMEOUT_MS): Promise<void> {
     await eventually(async () => {
-      const d = await this.answers(addr, port, 2);
-      const r = d.results[0]!;
-      assert.ok(!isAnswer(r) && r.error === 'refused', `${addr}:${port}: ${JSON.stringify(d.results)}`);
+      const rules = (await this.sb.exec(this.node.ns, 'iptables-save', [])).stdout;
+      assert.ok(!rules.includes(`${addr}/32`), `kpx still has rules for ${addr}:\n${rules.split('\n').filter((l) => l.includes(addr)).join('\n')}`);
     }, timeoutMs, 300);
+    const d = await this.answers(addr, port, 2);
+    assert.deepEqual(d.pods, [], `${addr}:${port} still answered: ${JSON.stringify(d.results)}`);
   }
 
   private kpxTail(): string {
