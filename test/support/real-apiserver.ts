@@ -13,6 +13,8 @@
  * policy), and --authorization-mode=Node,RBAC. etcd, kube-apiserver and kpx are the sandbox's processes
  * (stopped by pid with it, also when the test process dies); the test reaches them through a small
  * agent process in the same namespace (real-apiserver-agent.ts), since the host cannot reach it.
+ * An audit log records the requests of the users a test names (auditEvents()): what kpx asked for, and
+ * what it was answered.
  */
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -60,9 +62,7 @@ const RESOURCES: Record<string, ResourcePath> = {
   EndpointSlice: { prefix: '/apis/discovery.k8s.io/v1', plural: 'endpointslices', namespaced: true },
   Node: { prefix: '/api/v1', plural: 'nodes', namespaced: false },
   Namespace: { prefix: '/api/v1', plural: 'namespaces', namespaced: false },
-  ConfigMap: { prefix: '/api/v1', plural: 'configmaps', namespaced: true },
   ServiceAccount: { prefix: '/api/v1', plural: 'serviceaccounts', namespaced: true },
-  Event: { prefix: '/apis/events.k8s.io/v1', plural: 'events', namespaced: true },
   ClusterRole: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterroles', namespaced: false },
   ClusterRoleBinding: { prefix: '/apis/rbac.authorization.k8s.io/v1', plural: 'clusterrolebindings', namespaced: false },
 };
@@ -110,6 +110,15 @@ export interface AuditEvent {
   requestURI: string;
   /** When the request arrived, ms since the epoch. */
   at: number;
+}
+
+/** A TCP relay to the API server (relay()): kpx connects through it, the test cuts it. */
+export interface ApiRelay {
+  /** The server URL to give kpx. */
+  readonly server: string;
+  /** Ends every connection through the relay and refuses new ones; resolves with how many were ended. */
+  cut(): Promise<number>;
+  restore(): Promise<void>;
 }
 
 export class RealApiServer {
@@ -232,22 +241,6 @@ export class RealApiServer {
     return String(r.status.token);
   }
 
-  /**
-   * The API server's own count of requests (apiserver_request_total) for a verb ("LIST", "WATCH") on a
-   * resource ("services"), summed over codes and scopes: tells a relist from a resumed watch.
-   */
-  async requestCount(verb: string, resource: string): Promise<number> {
-    const r = await this.request('GET', '/metrics');
-    if (r.status !== 200 || typeof r.body !== 'string') throw new Error(`GET /metrics: ${r.status}`);
-    let sum = 0;
-    for (const line of r.body.split('\n')) {
-      if (!line.startsWith('apiserver_request_total{')) continue;
-      if (!line.includes(`verb="${verb}"`) || !line.includes(`resource="${resource}"`)) continue;
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
-    return sum;
-  }
-
   /** The requests of the audited users so far, oldest first. */
   auditEvents(): AuditEvent[] {
     if (!existsSync(this.auditLog)) return [];
@@ -286,10 +279,10 @@ export class RealApiServer {
 
   /**
    * A TCP relay to the API server on `port` of the namespace's loopback, for a kpx that must be cut off
-   * while the API server goes on. Returns the kubeconfig of `user` through it (the serving certificate
-   * names 127.0.0.1, so TLS is verified as usual).
+   * while the API server goes on (the serving certificate names 127.0.0.1, so TLS through it is verified
+   * as usual; kubeProxyKubeconfigFor(relay.server) is the kubeconfig).
    */
-  async relay(port: number): Promise<{ server: string; cut: () => Promise<number>; restore: () => Promise<void> }> {
+  async relay(port: number): Promise<ApiRelay> {
     await this.call('relay', { port, targetPort: APISERVER_PORT });
     return {
       server: `https://127.0.0.1:${port}`,

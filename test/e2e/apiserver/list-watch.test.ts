@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import type { ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { endpointSliceManifest, serviceManifest } from '../../../src/sandbox/manifests.js';
 import type { JsonObject } from '../../support/real-apiserver.js';
-import { SKIP, useRealCluster, type RealCluster } from './real-cluster.js';
+import { SKIP, httpService, useRealCluster, type RealCluster } from './real-cluster.js';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
-const web: ServiceSpec = { name: 'web', clusterIP: '10.96.5.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const late: ServiceSpec = { name: 'late', clusterIP: '10.96.5.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const zoned: ServiceSpec = { name: 'zoned', clusterIP: '10.96.5.12', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+const web = httpService('web', '10.96.5.10');
+const late = httpService('late', '10.96.5.11');
+const zoned = httpService('zoned', '10.96.5.12');
 
 /** zoned's slice: pod1 hinted for zone-a, pod2 for zone-b (as the EndpointSlice controller writes hints). */
 async function applyZoned(c: RealCluster): Promise<void> {

@@ -13,12 +13,12 @@ import type { ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { packageRoot } from '../../../src/sandbox/scripts.js';
 import type { JsonObject } from '../../support/real-apiserver.js';
 import { pollUntil } from '../../support/poll-until.js';
-import { SKIP, CHANGE_TIMEOUT_MS, useRealCluster } from './real-cluster.js';
+import { SKIP, CHANGE_TIMEOUT_MS, httpService, useRealCluster } from './real-cluster.js';
 
 const SA_USER = 'system:serviceaccount:kube-system:kpx';
 const HEALTH_CHECK_PORT = 32000;
-const web: ServiceSpec = { name: 'web', clusterIP: '10.96.6.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const late: ServiceSpec = { name: 'late', clusterIP: '10.96.6.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+const web = httpService('web', '10.96.6.10');
+const late = httpService('late', '10.96.6.11');
 /** Its health-check node port is taken on the node, so kpx records a FailedToStartServiceHealthcheck Event. */
 const local: ServiceSpec = {
   name: 'local', type: 'LoadBalancer', clusterIP: '10.96.6.12', externalTrafficPolicy: 'Local',

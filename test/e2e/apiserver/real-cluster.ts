@@ -23,6 +23,11 @@ const HEALTHZ_PORT = 10256;
 /** A change made through the API must show in traffic within this (the machine is shared and slow). */
 export const CHANGE_TIMEOUT_MS = 30_000;
 
+/** A ClusterIP service with one port, 80 → the pods' 8080 (where their servers listen). */
+export function httpService(name: string, clusterIP: string): ServiceSpec {
+  return { name, clusterIP, ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+}
+
 export interface RealClusterOptions {
   /** The pods on node1; a client pod "src" (no server) is added. */
   pods: readonly PodSpec[];

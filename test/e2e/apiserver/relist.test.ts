@@ -7,18 +7,18 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { pollUntil } from '../../support/poll-until.js';
-import { SKIP, CHANGE_TIMEOUT_MS, useRealCluster } from './real-cluster.js';
+import type { ApiRelay } from '../../support/real-apiserver.js';
+import { SKIP, CHANGE_TIMEOUT_MS, httpService, useRealCluster } from './real-cluster.js';
 
 const RELAY_PORT = 16443;
-const kept: ServiceSpec = { name: 'kept', clusterIP: '10.96.7.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const gone: ServiceSpec = { name: 'gone', clusterIP: '10.96.7.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const added: ServiceSpec = { name: 'added', clusterIP: '10.96.7.12', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const after: ServiceSpec = { name: 'after', clusterIP: '10.96.7.13', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+const kept = httpService('kept', '10.96.7.10');
+const gone = httpService('gone', '10.96.7.11');
+const added = httpService('added', '10.96.7.12');
+const later = httpService('later', '10.96.7.13');
 
 describe('kube source against a real API server: a relist after etcd compaction', { skip: SKIP }, () => {
-  let relay: Awaited<ReturnType<import('../../support/real-apiserver.js').RealApiServer['relay']>> | undefined;
+  let relay: ApiRelay | undefined;
   const cluster = useRealCluster({
     pods: [{ name: 'pod1', node: 1 }, { name: 'pod2', node: 1 }],
     watchCache: false,
@@ -56,8 +56,8 @@ describe('kube source against a real API server: a relist after etcd compaction'
 
   test('after the relist the watch goes on', async () => {
     const { c } = cluster;
-    await c.applyService(after, ['pod1']);
-    await c.expectPods(after.clusterIP, 80, ['pod1']);
+    await c.applyService(later, ['pod1']);
+    await c.expectPods(later.clusterIP, 80, ['pod1']);
     await c.applyService(kept, ['pod1', 'pod2']);
     await c.expectPods(kept.clusterIP, 80, ['pod1', 'pod2']);
   });

@@ -4,12 +4,11 @@
  * again) and applies the changes made since.
  */
 import { describe, test } from 'node:test';
-import type { ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { nowSeconds } from '../../../src/sandbox/kpx-runner.js';
-import { SKIP, useRealCluster } from './real-cluster.js';
+import { SKIP, httpService, useRealCluster } from './real-cluster.js';
 
-const web: ServiceSpec = { name: 'web', clusterIP: '10.96.8.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
-const late: ServiceSpec = { name: 'late', clusterIP: '10.96.8.11', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+const web = httpService('web', '10.96.8.10');
+const late = httpService('late', '10.96.8.11');
 
 describe('kube source against a real API server that restarts', { skip: SKIP }, () => {
   const cluster = useRealCluster({

@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import type { ServiceSpec } from '../../../src/sandbox/manifests.js';
 import { endpointSliceManifest, serviceManifest } from '../../../src/sandbox/manifests.js';
 import type { JsonObject } from '../../support/real-apiserver.js';
-import { SKIP, useRealCluster, type RealCluster } from './real-cluster.js';
+import { SKIP, httpService, useRealCluster, type RealCluster } from './real-cluster.js';
 
 const COUNT = 5000;
 const NAMESPACE = 'scale';
 const PODS = ['pod1', 'pod2'];
 
 function spec(i: number): ServiceSpec {
-  return { name: `svc-${i}`, namespace: NAMESPACE, clusterIP: '', ports: [{ name: 'http', port: 80, targetPort: 8080 }] };
+  return { ...httpService(`svc-${i}`, ''), namespace: NAMESPACE };
 }
 
 /** A Service without a clusterIP, so the API server allocates one, as for any Service users create. */
