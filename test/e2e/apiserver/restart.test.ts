@@ -4,6 +4,7 @@
  * again) and applies the changes made since.
  */
 import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
 import { nowSeconds } from '../../../src/sandbox/kpx-runner.js';
 import { SKIP, httpService, useRealCluster } from './real-cluster.js';
 
@@ -31,6 +32,7 @@ describe('kube source against a real API server that restarts', { skip: SKIP }, 
 
   test('once the API server is back, kpx catches up with the changes made since', async () => {
     const { c } = cluster;
+    const restartedAt = Date.now();
     await c.api.startApiServer();
     await c.applyService(web, ['pod2']);
     await c.applyService(late, ['pod1']);
@@ -38,5 +40,8 @@ describe('kube source against a real API server that restarts', { skip: SKIP }, 
     await c.expectPods(late.clusterIP, 80, ['pod1']);
     await c.removeService(late);
     await c.expectGone(late.clusterIP, 80);
+    // The new server's watch cache starts at etcd's current revision: resuming from kpx's older one is 410 Gone.
+    const relists = c.api.auditEvents().filter((e) => e.verb === 'list' && e.resource === 'services' && e.at >= restartedAt);
+    assert.ok(relists.length > 0, 'kpx did not list the services again after the restart');
   });
 });
