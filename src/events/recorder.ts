@@ -91,7 +91,8 @@ export function createEventRecorder(opts: RecorderOptions): EventRecorder {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
         metadata: { name: `${obj.name}.${now.toString(16)}${(seq++).toString(16)}`, namespace },
-        eventTime: new Date(now).toISOString(),
+        // A MicroTime: the API server parses exactly six fractional digits and rejects toISOString()'s three.
+        eventTime: new Date(now).toISOString().replace(/Z$/, '000Z'),
         reportingController: CONTROLLER,
         reportingInstance: `${CONTROLLER}-${opts.nodeName}`,
         action: reason,
