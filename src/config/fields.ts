@@ -77,7 +77,7 @@ const inRange = (lo: number, hi: number) => (v: Value) =>
 
 const modeCheck = (v: Value) => {
   if ((PROXY_MODES as readonly string[]).includes(v as string)) return undefined;
-  if (v === 'nftables' || v === 'kernelspace') return `mode "${v}" is not supported by kpx (use ${PROXY_MODES.join(', ')})`;
+  if (v === 'kernelspace') return `mode "${v}" is not supported by kpx (use ${PROXY_MODES.join(', ')})`;
   return `must be one of ${PROXY_MODES.join(', ')}`;
 };
 const schedulerCheck = (v: Value) =>
