@@ -6,7 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { mode } from '../../../modes/nftables/index.js';
 import type { ServicePort } from '../../../src/model/types.js';
+import { modeOptions } from '../../support/mode-options.js';
 import { overallServices, proxyState, svcPort } from '../iptables/render-fixtures.js';
 import { FULL, assertNoDanglingReferences, changed, harness } from './harness.js';
 
@@ -105,4 +107,9 @@ test('a one-endpoint change sends the same few lines at 100 and at 2,000 service
   }
   assert.equal(sizes[0], sizes[1]);
   assert.ok(sizes[0]! <= 10, `${sizes[0]} lines`);
+});
+
+test('--dry-run prints the transaction a first sync would send', () => {
+  const opts = modeOptions('nftables', { clusterCIDR: '10.0.0.0/8' });
+  assert.equal(mode.describe(proxyState(overallServices()), opts), GOLDEN);
 });
