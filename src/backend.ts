@@ -10,7 +10,7 @@ import type { KpxError } from './util/errors.js';
 import type { Logger } from './util/log.js';
 
 /** Every proxy mode, in a stable order (iptables first: kube-proxy's default). The one list of mode names. */
-export const PROXY_MODES = Object.freeze(['iptables', 'ipvs', 'userspace'] as const);
+export const PROXY_MODES = Object.freeze(['iptables', 'ipvs', 'userspace', 'nftables'] as const);
 export type ProxyMode = (typeof PROXY_MODES)[number];
 
 export function isProxyMode(v: unknown): v is ProxyMode {

@@ -8,6 +8,8 @@ import { mode as iptables } from '../modes/iptables/index.js';
 import type { IptablesSettings } from '../modes/iptables/settings.js';
 import { mode as ipvs } from '../modes/ipvs/index.js';
 import type { IpvsSettings } from '../modes/ipvs/settings.js';
+import { mode as nftables } from '../modes/nftables/index.js';
+import type { NftablesSettings } from '../modes/nftables/settings.js';
 import { mode as userspace } from '../modes/userspace/index.js';
 import type { UserspaceSettings } from '../modes/userspace/settings.js';
 
@@ -15,8 +17,9 @@ export interface ModeSettings {
   readonly iptables: IptablesSettings;
   readonly ipvs: IpvsSettings;
   readonly userspace: UserspaceSettings;
+  readonly nftables: NftablesSettings;
 }
 
-export const MODES: { readonly [M in ProxyMode]: ModeModule<ModeSettings[M]> } = Object.freeze({ iptables, ipvs, userspace });
+export const MODES: { readonly [M in ProxyMode]: ModeModule<ModeSettings[M]> } = Object.freeze({ iptables, ipvs, userspace, nftables });
 
 export { PROXY_MODES as MODE_NAMES } from './backend.js';

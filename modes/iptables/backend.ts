@@ -28,7 +28,7 @@ import { planPartialSync } from './plan-partial.js';
 import { RenderCache, renderRules, type RenderOptions, type RenderedRules } from './render.js';
 import { SavedRulesetCache } from './saved-ruleset-cache.js';
 import type { IptablesSettings } from './settings.js';
-import { staleConntrackFilters } from './stale-conntrack.js';
+import { staleConntrackFilters } from '../../src/stale-conntrack.js';
 import { cleanupInput, parseSave, type SavedRuleset } from './table-merge.js';
 
 export type { LastSyncInfo } from './last-sync.js';

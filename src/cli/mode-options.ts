@@ -5,7 +5,7 @@
  */
 import type { KpxConfig } from '../config/types.js';
 import { clusterCIDRDetector, type LocalTrafficDetector } from '../local-traffic.js';
-import { servesLocalhostNodePorts } from '../model/index.js';
+import { NODE_PORT_ADDRESSES_PRIMARY, servesLocalhostNodePorts } from '../model/index.js';
 import type { IPFamily } from '../model/types.js';
 import type { ModeSettings } from '../modes.js';
 import type { ProxyMode } from '../backend.js';
@@ -46,7 +46,22 @@ const RESOLVERS: { readonly [M in ProxyMode]: (config: KpxConfig, family: IPFami
     portRange: parsePortRange(config.portRange),
     udpIdleTimeoutMs: config.udpIdleTimeoutMs,
   }),
+  nftables: (config, family) => ({
+    masqueradeAll: config.iptables.masqueradeAll,
+    masqueradeBit: config.iptables.masqueradeBit,
+    localTraffic: localTrafficDetector(config, family),
+    // kube-proxy learns these from ServiceCIDR objects, which no kpx source delivers yet.
+    serviceCIDRs: [],
+  }),
 };
+
+/**
+ * nodePortAddresses as the proxy applies them: in nftables mode an empty list means "primary" (the node's
+ * primary IPs), upstream's documented default for that mode; every other mode serves all addresses.
+ */
+export function effectiveNodePortAddresses(config: KpxConfig): readonly string[] {
+  return config.mode === 'nftables' && config.nodePortAddresses.length === 0 ? [NODE_PORT_ADDRESSES_PRIMARY] : config.nodePortAddresses;
+}
 
 /** The settings of one mode for one family. Throws ConfigError for a value only the mode can judge. */
 export function modeSettings<M extends ProxyMode>(config: KpxConfig, mode: M, family: IPFamily): ModeSettings[M] {

@@ -14,6 +14,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { hostAddressesFrom, hostFacts, ipFamiliesFor, nodeNameFor } from './host-facts.js';
 import { describeMode, loadSource } from './mode-wiring.js';
+import { effectiveNodePortAddresses } from './mode-options.js';
 import type { RunEnvironment } from './run-environment.js';
 
 function withTimeout<T>(p: Promise<T>, ms: number, clock: Clock, what: string): Promise<T> {
@@ -52,7 +53,7 @@ export async function runDryRun(config: KpxConfig, env: RunEnvironment): Promise
 
   const builder = new ProxyStateBuilder({
     families, nodeName, hostAddresses,
-    nodePortAddresses: config.nodePortAddresses,
+    nodePortAddresses: effectiveNodePortAddresses(config),
     localhostNodePorts: config.iptables.localhostNodePorts,
     log,
   });

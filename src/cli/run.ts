@@ -28,6 +28,7 @@ import { errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { healthCheckAddresses, hostAddressesFrom, hostFacts, ipFamiliesFor, nodeNameFor } from './host-facts.js';
 import { createModeBackend, loadSource } from './mode-wiring.js';
+import { effectiveNodePortAddresses } from './mode-options.js';
 import { runCleanup } from './run-cleanup.js';
 import { runDryRun } from './run-dry-run.js';
 import { processEnvironment, type RunEnvironment } from './run-environment.js';
@@ -204,7 +205,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
 
   const proxier = new Proxier({
     nodeName, backends, hostAddresses,
-    nodePortAddresses: config.nodePortAddresses,
+    nodePortAddresses: effectiveNodePortAddresses(config),
     localhostNodePorts: config.iptables.localhostNodePorts,
     minSyncPeriodMs, syncPeriodMs,
     clock, log: log.child({ component: 'proxier' }), metrics, health, serviceHealth, prepare,

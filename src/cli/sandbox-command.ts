@@ -39,6 +39,9 @@ export function parseSandboxArgs(argv: readonly string[]): SandboxArgs | string 
 
 /** Why a mode cannot run on this kernel, or undefined. */
 export function modeUnavailable(mode: ProxyMode): string | undefined {
+  if (mode === 'nftables' && !(process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(`${d}/nft`))) {
+    return 'kpx sandbox: the nftables mode needs the nft tool (Debian\'s nftables package; `bash scripts/setup.sh` installs it)';
+  }
   if (mode === 'ipvs' && !existsSync('/proc/net/ip_vs')) {
     return 'kpx sandbox: this kernel has no IPVS (no /proc/net/ip_vs), so the ipvs mode cannot run here; run its real-kernel tests in the VM with `npm run test:ipvs`';
   }

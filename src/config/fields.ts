@@ -77,7 +77,7 @@ const inRange = (lo: number, hi: number) => (v: Value) =>
 
 const modeCheck = (v: Value) => {
   if ((PROXY_MODES as readonly string[]).includes(v as string)) return undefined;
-  if (v === 'nftables' || v === 'kernelspace') return `mode "${v}" is not supported by kpx (use ${PROXY_MODES.join(', ')})`;
+  if (v === 'kernelspace') return `mode "${v}" is not supported by kpx (use ${PROXY_MODES.join(', ')})`;
   return `must be one of ${PROXY_MODES.join(', ')}`;
 };
 const schedulerCheck = (v: Value) =>
@@ -104,7 +104,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'clusterCIDR', flag: 'cluster-cidr', file: 'clusterCIDR', kind: 'csv', metavar: 'string', path: ['clusterCIDRs'], check: (v) => checkClusterCIDRs(v as string[]),
     help: 'The CIDR range of the pods in the cluster (comma-separated, at most one per IP family). Traffic from outside it to a cluster IP is masqueraded.' },
   { id: 'iptables.masqueradeAll', flag: 'masquerade-all', file: 'iptables.masqueradeAll', kind: 'bool', metavar: '', path: ['iptables', 'masqueradeAll'],
-    help: 'SNAT all traffic sent via Service cluster IPs (iptables and ipvs modes).' },
+    help: 'SNAT all traffic sent via Service cluster IPs (iptables, ipvs and nftables modes).' },
   { id: 'iptables.masqueradeBit', flag: 'iptables-masquerade-bit', file: 'iptables.masqueradeBit', kind: 'int', metavar: 'int32', path: ['iptables', 'masqueradeBit'], check: inRange(0, 31),
     help: 'The bit of the fwmark space to mark packets requiring SNAT with. Must be within the range [0, 31].' },
   { id: 'iptables.syncPeriod', flag: 'iptables-sync-period', file: 'iptables.syncPeriod', kind: 'duration', metavar: 'duration', path: ['iptables', 'syncPeriodMs'], zeroMeansDefault: true, check: positive,
@@ -130,7 +130,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'ipvs.excludeCIDRs', flag: 'ipvs-exclude-cidrs', file: 'ipvs.excludeCIDRs', kind: 'list', metavar: 'strings', path: ['ipvs', 'excludeCIDRs'], check: (v) => checkCIDRList(v as string[]),
     help: 'A comma-separated list of CIDRs which the ipvs proxier should not touch when cleaning up IPVS rules.' },
   { id: 'nodePortAddresses', flag: 'nodeport-addresses', file: 'nodePortAddresses', kind: 'list', metavar: 'strings', path: ['nodePortAddresses'], check: (v) => checkNodePortAddresses(v as string[]),
-    help: "A comma-separated list of CIDRs (e.g. 1.2.3.0/24) or 'primary' naming the node addresses NodePorts listen on. Empty means all local addresses." },
+    help: "A comma-separated list of CIDRs (e.g. 1.2.3.0/24) or 'primary' naming the node addresses NodePorts listen on. Empty means all local addresses (in nftables mode: 'primary')." },
   { id: 'conntrack.maxPerCore', flag: 'conntrack-max-per-core', file: 'conntrack.maxPerCore', kind: 'int', metavar: 'int32', path: ['conntrack', 'maxPerCore'], check: inRange(0, INT32_MAX),
     help: 'Maximum number of NAT connections to track per CPU core (0 to leave the limit as-is and ignore conntrack-min).' },
   { id: 'conntrack.min', flag: 'conntrack-min', file: 'conntrack.min', kind: 'int', metavar: 'int32', path: ['conntrack', 'min'], check: inRange(0, INT32_MAX),
@@ -164,7 +164,7 @@ export const FIELDS: readonly FieldSpec[] = [
   { id: 'kpx.writeConfigTo', flag: 'write-config-to', kind: 'string', metavar: 'string', path: ['writeConfigTo'],
     help: 'If set, write the effective configuration to this file as a KubeProxyConfiguration and exit.' },
   { id: 'kpx.cleanup', flag: 'cleanup', kind: 'bool', metavar: '', path: ['cleanup'],
-    help: 'If true, clean up iptables and ipvs rules (of every mode) and exit.' },
+    help: 'If true, clean up iptables, ipvs and nftables rules (of every mode) and exit.' },
   { id: 'kpx.manifests', flag: 'manifests', kind: 'string', metavar: 'dir', path: ['manifests'],
     help: '(kpx) Read Services, EndpointSlices and Nodes from a directory of YAML/JSON manifests, watched for changes, instead of the API server.' },
   { id: 'kpx.dryRun', flag: 'dry-run', kind: 'bool', metavar: '', path: ['dryRun'],

@@ -27,8 +27,13 @@ function base32Prefix(bytes: Uint8Array, chars: number): string {
   return out;
 }
 
+/** The first `chars` characters of base32(sha256(text)): the nftables mode's 8-character chain-name hash. */
+export function sha256Base32Prefix(text: string, chars: number): string {
+  return base32Prefix(createHash('sha256').update(text).digest(), chars);
+}
+
 function hash16(text: string): string {
-  return base32Prefix(createHash('sha256').update(text).digest(), 16);
+  return sha256Base32Prefix(text, 16);
 }
 
 /**

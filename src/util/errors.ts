@@ -8,6 +8,8 @@ export type KpxErrorCode =
   | 'KPX_COMMAND' // CommandError
   | 'KPX_IPTABLES_RESTORE' // IptablesRestoreError
   | 'KPX_IPTABLES_SYNC' // an iptables-mode sync failed otherwise
+  | 'KPX_NFT' // NftError: nft rejected a transaction
+  | 'KPX_NFTABLES_SYNC' // an nftables-mode sync failed otherwise
   | 'KPX_SYSCTL' // a sysctl the iptables mode needs could not be set
   | 'KPX_IPVS' // an IPVS netlink command failed
   | 'KPX_IPVS_UNAVAILABLE' // IpvsUnavailableError

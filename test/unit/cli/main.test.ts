@@ -46,8 +46,8 @@ async function run(argv: string[]): Promise<Run> {
 }
 
 const BAD_INPUTS: [string[], RegExp][] = [
-  [['--proxy-mode=foo'], /^kpx: invalid value "foo" for --proxy-mode: must be one of iptables, ipvs, userspace$/],
-  [['--proxy-mode', 'nftables'], /^kpx: invalid value "nftables" for --proxy-mode: mode "nftables" is not supported by kpx/],
+  [['--proxy-mode=foo'], /^kpx: invalid value "foo" for --proxy-mode: must be one of iptables, ipvs, userspace, nftables$/],
+  [['--proxy-mode', 'kernelspace'], /^kpx: invalid value "kernelspace" for --proxy-mode: mode "kernelspace" is not supported by kpx/],
   [['--iptables-sync-period', 'abc'], /^kpx: invalid value "abc" for --iptables-sync-period: not a duration/],
   [['--iptables-sync-period=0'], /^kpx: invalid value "0" for --iptables-sync-period: must be greater than 0$/],
   [['--iptables-min-sync-period=-1s'], /^kpx: invalid value "-1s" for --iptables-min-sync-period: must be greater than or equal to 0$/],

@@ -185,7 +185,7 @@ test('a config file is read strictly: every bad field gets one line naming it an
     ['iptables:\n  masqueradeBit: 32\n', /^invalid value 32 for iptables.masqueradeBit in \/c: must be within the range \[0, 31\]$/],
     ['iptables:\n  masqueradeAll: "yes"\n', /^invalid value "yes" for iptables.masqueradeAll in \/c: must be true or false/],
     ['iptables: 5\n', /^invalid value 5 for iptables in \/c: must be a mapping$/],
-    ['mode: nftables\n', /^invalid value "nftables" for mode in \/c: mode "nftables" is not supported by kpx/],
+    ['mode: kernelspace\n', /^invalid value "kernelspace" for mode in \/c: mode "kernelspace" is not supported by kpx/],
     ['clusterCIDR: 10.0.0.0/8,10.1.0.0/16\n', /^invalid value "10.0.0.0\/8,10.1.0.0\/16" for clusterCIDR in \/c: two CIDRs must be one IPv4 and one IPv6/],
     ['nodePortAddresses: 10.0.0.0/8\n', /^invalid value "10.0.0.0\/8" for nodePortAddresses in \/c: must be a list of strings/],
     ['nodePortAddresses: [bogus]\n', /for nodePortAddresses in \/c: "bogus" is neither a CIDR nor "primary"$/],

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { staleConntrackFilters } from '../../../modes/iptables/stale-conntrack.js';
+import { staleConntrackFilters } from '../../../src/stale-conntrack.js';
 import { conntrackDeleteArgs, deletedCountOf } from '../../../src/net/conntrack.js';
 import { svcPort } from '../iptables/render-fixtures.js';
 

@@ -1,6 +1,6 @@
 /**
- * stale-conntrack.ts: which UDP conntrack entries a sync made stale (pure). The rules, from kpng's
- * "So You Want To Write A Service Proxy" and kube-proxy's conntrack cleanup:
+ * stale-conntrack.ts: which UDP conntrack entries a sync made stale (pure; shared by the modes that DNAT).
+ * The rules, from kpng's "So You Want To Write A Service Proxy" and kube-proxy's conntrack cleanup:
  * - a UDP endpoint that went away: delete entries DNATed to it whose original destination is the
  *   service's ClusterIP, an externalIP, an LB IP, or its node port (otherwise the client keeps sending
  *   into the void until the entry times out);
@@ -8,8 +8,8 @@
  *   and node port (they cache the REJECT the client got while it had none).
  * TCP needs nothing (a dead peer resets); SCTP is left alone as kube-proxy does.
  */
-import type { ConntrackFilter } from '../../src/net/conntrack.js';
-import type { ServicePort, ServicePortKey } from '../../src/model/types.js';
+import type { ConntrackFilter } from './net/conntrack.js';
+import type { ServicePort, ServicePortKey } from './model/types.js';
 
 function serviceIPs(sp: ServicePort): string[] {
   return [sp.clusterIP, ...sp.externalIPs, ...sp.loadBalancerIPs].filter((ip) => ip !== '');

@@ -1,0 +1,223 @@
+/**
+ * backend.ts: the nftables mode's Backend: render (pure) -> diff against what was last written (pure) -> one
+ * `nft -f -` transaction a sync.
+ *
+ * A sync is full at start, on ChangeSet.full and after a failure (which also rebuilds the table from
+ * nothing, in the same transaction); otherwise it sends only the changed services' chains and elements.
+ * Partial syncs look, at most every checkIntervalMs, whether the table still holds what kpx wrote (deleted
+ * or edited behind its back) and rebuild it when not. Flushed chains are deleted by a small transaction of
+ * their own once they have aged (diff.ts says why). Tables that are not kube-proxy's are never touched.
+ */
+import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
+import type { ChangeSet, IPFamily, ProxyState, ServicePort, ServicePortKey } from '../../src/model/types.js';
+import { Conntrack, type ConntrackClient } from '../../src/net/conntrack.js';
+import { Nft, summarizeTable, type NftClient } from '../../src/net/nft.js';
+import { NftTransaction } from '../../src/net/nft-transaction.js';
+import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
+import { KpxError, errorMessage } from '../../src/util/errors.js';
+import type { Logger } from '../../src/util/log.js';
+import { staleConntrackFilters } from '../../src/stale-conntrack.js';
+import { diff, staleChainsDue, type SyncKind, type WrittenState } from './diff.js';
+import { driftFrom } from './drift.js';
+import { nftLocalMatch } from './local-match.js';
+import { nftablesMetrics, type NftablesMetrics } from './metrics.js';
+import { TABLE, nftFamily } from './names.js';
+import { RenderCache, renderRuleset, type RenderOptions } from './render.js';
+import type { NftablesSettings } from './settings.js';
+
+/** How often a partial sync checks the table against what kpx wrote (as the iptables mode's canary). */
+export const DRIFT_CHECK_INTERVAL_MS = 5_000;
+/** How long a flushed chain waits before it is deleted (kube-proxy: one second). */
+export const STALE_CHAIN_AGING_MS = 1_000;
+const KEPT_INPUT_CHARS = 256 * 1024;
+
+export interface NftablesBackendExtras {
+  /** Drive a named network namespace from outside (tests, sandbox, perf). */
+  readonly netns?: string;
+  /** Override the nft / conntrack / sysctl clients (unit tests must never touch the host). */
+  readonly nft?: NftClient;
+  readonly conntrack?: ConntrackClient;
+  readonly sysctl?: SysctlClient;
+  /** Milliseconds, monotonic (tests inject a fake clock). */
+  readonly now?: () => number;
+  readonly driftCheckIntervalMs?: number;
+  readonly staleChainAgingMs?: number;
+}
+
+export interface NftSyncInfo {
+  readonly kind: SyncKind | 'none';
+  /** The transaction when at most KEPT_INPUT_CHARS, else "" (a large full sync's would stay in the heap). */
+  readonly input: string;
+  readonly inputLines: number;
+  readonly renderMs: number;
+  readonly applyMs: number;
+  readonly totalMs: number;
+}
+
+const NO_SYNC: NftSyncInfo = { kind: 'none', input: '', inputLines: 0, renderMs: 0, applyMs: 0, totalMs: 0 };
+
+export class NftablesBackend implements Backend {
+  readonly mode = 'nftables' as const;
+  readonly family: IPFamily;
+  readonly nft: NftClient;
+  private readonly ct: ConntrackClient;
+  private readonly sysctl: SysctlClient;
+  private readonly opts: BackendOptions<NftablesSettings>;
+  private readonly log: Logger;
+  private readonly metrics: NftablesMetrics;
+  private readonly cache = new RenderCache();
+  private readonly now: () => number;
+  private readonly driftCheckIntervalMs: number;
+  private readonly staleChainAgingMs: number;
+  private written: WrittenState | undefined;
+  /** The last write failed or the table drifted: the next sync deletes and rebuilds it. */
+  private rebuild = false;
+  private lastDriftCheck = -Infinity;
+  private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
+  private initDone = false;
+  private last: NftSyncInfo = NO_SYNC;
+
+  constructor(opts: BackendOptions<NftablesSettings>, extras: NftablesBackendExtras = {}) {
+    this.opts = opts;
+    this.family = opts.family;
+    this.log = opts.log.child({ mode: 'nftables', family: opts.family });
+    this.nft = extras.nft ?? new Nft({ netns: extras.netns });
+    this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
+    this.sysctl = extras.sysctl ?? new Sysctl(extras.netns);
+    this.now = extras.now ?? (() => performance.now());
+    this.driftCheckIntervalMs = extras.driftCheckIntervalMs ?? DRIFT_CHECK_INTERVAL_MS;
+    this.staleChainAgingMs = extras.staleChainAgingMs ?? STALE_CHAIN_AGING_MS;
+    this.metrics = nftablesMetrics(opts.registry);
+  }
+
+  get lastSync(): NftSyncInfo {
+    return this.last;
+  }
+
+  private get nftFamily() {
+    return nftFamily(this.family);
+  }
+
+  /** Bridged pod-to-pod replies must pass through netfilter to be un-DNATed (when br_netfilter is loaded). */
+  async init(): Promise<void> {
+    await this.sysctl.ensure(this.family === 'IPv6' ? 'net.bridge.bridge-nf-call-ip6tables' : 'net.bridge.bridge-nf-call-iptables', 1);
+    this.initDone = true;
+  }
+
+  renderOptions(node: ProxyState['node']): RenderOptions {
+    const s = this.opts.settings;
+    return {
+      family: this.family, masqueradeAll: s.masqueradeAll, masqueradeBit: s.masqueradeBit,
+      localMatch: nftLocalMatch(s.localTraffic, node, this.family), serviceCIDRs: s.serviceCIDRs,
+    };
+  }
+
+  async sync(state: ProxyState, changed: ChangeSet): Promise<SyncResult> {
+    const t0 = this.now();
+    try {
+      if (!this.initDone) await this.init();
+      let kind: SyncKind = this.rebuild ? 'recreate' : !this.written || changed.full ? 'full' : 'partial';
+      if (kind === 'partial' && t0 - this.lastDriftCheck >= this.driftCheckIntervalMs) {
+        this.lastDriftCheck = t0;
+        const json = await this.nft.listTable(this.nftFamily, TABLE);
+        const drift = driftFrom(this.written!, json && summarizeTable(json, this.nftFamily, TABLE));
+        if (drift) {
+          this.log.info('kube-proxy table changed behind kpx\'s back: rebuilding it', { drift });
+          kind = 'recreate';
+        }
+      }
+      if (kind === 'partial') await this.deleteStaleChains(t0);
+      let existing;
+      if (kind === 'full' && !this.written) {
+        const json = await this.nft.listTable(this.nftFamily, TABLE);
+        existing = json && summarizeTable(json, this.nftFamily, TABLE);
+      }
+      const tr = this.now();
+      const wanted = renderRuleset(state, this.renderOptions(state.node), this.cache);
+      const out = diff({ wanted, written: kind === 'recreate' ? undefined : this.written, kind, changed: changed.services, existing, nowMs: t0 });
+      const renderMs = this.now() - tr;
+      const input = out.tx.toString();
+      const ta = this.now();
+      await this.nft.run(input);
+      const applyMs = this.now() - ta;
+      this.written = out.next;
+      this.rebuild = false;
+      if (kind !== 'partial') this.lastDriftCheck = this.now();
+      this.last = {
+        kind: out.kind, input: input.length <= KEPT_INPUT_CHARS ? input : '', inputLines: out.tx.length,
+        renderMs, applyMs, totalMs: this.now() - t0,
+      };
+    } catch (err) {
+      this.rebuild = true;
+      this.metrics.syncFailures.inc();
+      const error = err instanceof KpxError ? err : new KpxError('KPX_NFTABLES_SYNC', errorMessage(err), { cause: err });
+      this.log.error('nftables sync failed', { error: error.message });
+      return { ok: false, error };
+    }
+    await this.cleanConntrack(state);
+    this.prevServices = state.services;
+    return { ok: true };
+  }
+
+  /** Deletes the chains flushed long enough ago; a failure is counted and retried by a later sync. */
+  private async deleteStaleChains(nowMs: number): Promise<void> {
+    const due = staleChainsDue(this.written!, this.nftFamily, nowMs, this.staleChainAgingMs);
+    if (due.tx.length === 0) return;
+    try {
+      await this.nft.run(due.tx);
+      this.written = due.next;
+    } catch (err) {
+      this.metrics.cleanupFailures.inc();
+      this.log.warn('could not delete stale chains; will retry', { chains: due.tx.length, error: errorMessage(err) });
+    }
+  }
+
+  /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
+  private async cleanConntrack(state: ProxyState): Promise<void> {
+    for (const f of staleConntrackFilters(this.prevServices, state.services)) {
+      try {
+        await this.ct.delete(f);
+      } catch (err) {
+        this.log.warn('failed to delete stale conntrack entries', { filter: f, error: errorMessage(err) });
+      }
+    }
+  }
+
+  /** kube-proxy's nftables tables of either family exist (kpx's or kube-proxy's own). */
+  async hasLeftovers(): Promise<boolean> {
+    return (await this.tableExists('ip')) || (await this.tableExists('ip6'));
+  }
+
+  private async tableExists(family: 'ip' | 'ip6'): Promise<boolean> {
+    try {
+      return (await this.nft.listTable(family, TABLE)) !== undefined;
+    } catch {
+      // nft missing or nf_tables unavailable: nothing of this mode can be here.
+      return false;
+    }
+  }
+
+  /**
+   * cleanup: deletes `ip kube-proxy` and `ip6 kube-proxy` (kpx's, or kube-proxy's own: the migration path),
+   * nothing else. Idempotent.
+   */
+  async cleanup(): Promise<void> {
+    for (const family of ['ip', 'ip6'] as const) {
+      if (!(await this.tableExists(family))) continue;
+      try {
+        await this.nft.run(new NftTransaction(family, TABLE).delete({ kind: 'table' }));
+      } catch (err) {
+        this.metrics.cleanupFailures.inc();
+        throw err;
+      }
+    }
+    this.written = undefined;
+    this.rebuild = false;
+    this.prevServices = undefined;
+    this.initDone = false;
+  }
+
+  async close(): Promise<void> {
+    // Nothing runs in the background; the rules stay in the kernel.
+  }
+}

@@ -1,0 +1,4 @@
+/** nftables mode, ClusterIP traffic: the shared behaviour table (test/support/behaviour/cluster-ip.ts). */
+import { clusterIPBehaviour } from '../../support/behaviour/cluster-ip.js';
+
+clusterIPBehaviour('nftables');

@@ -1,0 +1,4 @@
+/** nftables mode, external traffic: the shared behaviour table (test/support/behaviour/external.ts). */
+import { externalBehaviour } from '../../support/behaviour/external.js';
+
+externalBehaviour('nftables', { localhostNodePorts: false });
