@@ -188,7 +188,7 @@ test('ignored kube-proxy flags are logged as warnings, one line each', async (t)
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r = await run(['--oom-score-adj=-999', '--profiling', `--write-config-to=${join(dir, 'c.yaml')}`]);
   assert.equal(r.code, 0);
-  const warnings = r.logs.filter((l) => l.startsWith('W '));
+  const warnings = r.logs.filter((l) => /^W\d{4} /.test(l));
   assert.equal(warnings.length, 2);
   assert.match(warnings[0], /flag --oom-score-adj is accepted for compatibility with kube-proxy and ignored/);
 });
