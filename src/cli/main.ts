@@ -9,7 +9,8 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, errorMessage } from '../util/errors.js';
-import { log, setVerbosity } from '../util/log.js';
+import { configureLogging, log, parseVModule } from '../util/log.js';
+import type { KpxConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigProblems } from '../config/problems.js';
 import { renderConfigFile } from '../config/write-config.js';
@@ -66,6 +67,17 @@ function printProblems(err: ConfigError, io: MainIO): number {
   return EXIT_USAGE;
 }
 
+/** applyLogging: component-base's logging configuration, applied before the first line is written. */
+export function applyLogging(config: KpxConfig): void {
+  const json = config.logging.format === 'json';
+  configureLogging({
+    format: json ? 'json' : 'text',
+    verbosity: config.verbosity,
+    vmodule: parseVModule(config.logging.vmodule),
+    splitStream: json ? config.logging.json.splitStream : config.logging.text.splitStream,
+  });
+}
+
 export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
   const first = argv[0];
   if (first !== undefined && SUBCOMMANDS.some((s) => s.name === first)) {
@@ -101,7 +113,7 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
   }
 
   const { config, warnings } = result;
-  setVerbosity(config.verbosity);
+  applyLogging(config);
   for (const w of warnings) log.warn(w);
 
   if (config.writeConfigTo !== '') {

@@ -26,9 +26,9 @@ export interface ParsedConfigFile {
 }
 
 /** Objects that only contain fields. */
-const CONTAINERS = new Set(['clientConnection', 'logging', 'iptables', 'ipvs', 'nftables', 'winkernel', 'conntrack', 'detectLocal']);
+const CONTAINERS = new Set(['clientConnection', 'logging', 'logging.options', 'logging.options.text', 'logging.options.json', 'iptables', 'ipvs', 'nftables', 'winkernel', 'conntrack', 'detectLocal']);
 
-type LooseKind = 'string' | 'bool' | 'int' | 'number' | 'duration' | 'durationOrNumber' | 'boolMap' | 'any';
+type LooseKind = 'string' | 'bool' | 'int' | 'number' | 'duration' | 'boolMap';
 
 /** kube-proxy fields kpx accepts and ignores: only their type is checked. */
 const IGNORED: ReadonlyMap<string, LooseKind> = new Map<string, LooseKind>([
@@ -37,10 +37,6 @@ const IGNORED: ReadonlyMap<string, LooseKind> = new Map<string, LooseKind>([
   ['clientConnection.contentType', 'string'],
   ['clientConnection.qps', 'number'],
   ['clientConnection.burst', 'int'],
-  ['logging.format', 'string'],
-  ['logging.flushFrequency', 'durationOrNumber'],
-  ['logging.vmodule', 'any'],
-  ['logging.options', 'any'],
   ['bindAddressHardFail', 'bool'],
   ['enableProfiling', 'bool'],
   ['showHiddenMetricsForVersion', 'string'],
@@ -73,8 +69,6 @@ function looseCheck(kind: LooseKind, v: unknown): string | undefined {
     case 'number':
       return typeof v === 'number' ? undefined : 'must be a number';
     case 'duration':
-    case 'durationOrNumber':
-      if (kind === 'durationOrNumber' && typeof v === 'number') return undefined;
       if (typeof v !== 'string') return 'must be a duration string like "30s"';
       try {
         parseDuration(v);
@@ -85,8 +79,6 @@ function looseCheck(kind: LooseKind, v: unknown): string | undefined {
     case 'boolMap':
       if (!isMapping(v)) return 'must be a mapping of names to true or false';
       for (const [k, b] of Object.entries(v)) if (typeof b !== 'boolean') return `feature gate ${k} must be true or false`;
-      return undefined;
-    case 'any':
       return undefined;
   }
 }
@@ -137,7 +129,7 @@ export function parseConfigFile(text: string, fileName: string): ParsedConfigFil
         if (v === null) continue; // null is "unset" in Go's JSON decoding: keep the default
         let value: Value;
         try {
-          value = parseFileValue(spec, v);
+          value = parseFileValue(spec, spec.fromFile ? spec.fromFile(v) : v);
         } catch (err) {
           problems.push(invalidValue(v, where, (err as Error).message));
           continue;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { main, packageVersion } from '../../../src/cli/main.js';
 import type { MainIO } from '../../../src/cli/main.js';
 import { FIELDS, COMPAT_FLAGS } from '../../../src/config/fields.js';
-import { setLogSink, setVerbosity } from '../../../src/util/log.js';
+import { resetLogging, setLogSink } from '../../../src/util/log.js';
 import { loadConfig } from '../../../src/config/load.js';
 
 interface Run {
@@ -41,7 +41,7 @@ async function run(argv: string[]): Promise<Run> {
     return { code, stdout, stderr, logs };
   } finally {
     setLogSink(prev);
-    setVerbosity(0);
+    resetLogging();
   }
 }
 

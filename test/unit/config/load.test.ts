@@ -246,6 +246,43 @@ test('compatibility flags are accepted with a warning, and their values still ch
   assert.deepEqual(problems(['--oom-score-adj=low']), ['invalid value "low" for --oom-score-adj: not an integer']);
 });
 
+test("component-base's logging settings load from flags and from the file's LoggingConfiguration", () => {
+  const fromFlags = load(['--logging-format=json', '--log-flush-frequency=10s', '--log-json-split-stream', '--log-json-info-buffer-size=64Ki']);
+  assert.deepEqual(fromFlags.logging, {
+    format: 'json', vmodule: '', flushFrequencyMs: 10_000,
+    text: { splitStream: false, infoBufferSize: '0' }, json: { splitStream: true, infoBufferSize: '64Ki' },
+  });
+  const file = HEADER + [
+    'logging:',
+    '  format: text',
+    '  flushFrequency: 3000000000',
+    '  verbosity: 2',
+    '  vmodule:',
+    '  - filePattern: proxier',
+    '    verbosity: 4',
+    '  options:',
+    '    text:',
+    '      splitStream: true',
+    '      infoBufferSize: "0"',
+    '    json:',
+    '      infoBufferSize: 0',
+    '',
+  ].join('\n');
+  const c = load(['--config=/c'], { '/c': file });
+  assert.equal(c.verbosity, 2);
+  assert.equal(c.logging.vmodule, 'proxier=4');
+  assert.equal(c.logging.flushFrequencyMs, 3000, 'a number is nanoseconds, as component-base reads it');
+  assert.equal(c.logging.text.splitStream, true);
+  assert.match(renderConfigFile(c).text, /vmodule:\n\s+- filePattern: proxier\n\s+verbosity: 4/);
+});
+
+test('a bad log format, a malformed --vmodule, or --vmodule with JSON logs is rejected as component-base rejects it', () => {
+  assert.deepEqual(problems(['--logging-format=yaml']), ['invalid value "yaml" for --logging-format: format must be one of text, json']);
+  assert.match(problems(['--vmodule=proxier'])[0], /^invalid value "proxier" for --vmodule: syntax error/);
+  assert.match(problems(['--logging-format=json', '--vmodule=proxier=2'])[0], /for --vmodule: only supported for the text log format/);
+  assert.match(problems(['--log-text-info-buffer-size=lots'])[0], /not a quantity/);
+});
+
 test('--help and --version are actions, not configuration', () => {
   assert.equal(loadConfig(['--help']).action, 'help');
   assert.equal(loadConfig(['-h']).action, 'help');
@@ -266,6 +303,8 @@ test('--write-config-to output reads back through --config to the same configura
     '--conntrack-udp-timeout=30s', '--conntrack-udp-timeout-stream=2m', '--detect-local-mode=InterfaceNamePrefix',
     '--pod-interface-name-prefix=veth', '--pod-bridge-interface=cbr0', '--udp-timeout=1s500ms',
     '--proxy-port-range=20000+99', '--config-sync-period=5m', '-v=3',
+    '--vmodule=proxier=4,kube*=2', '--log-flush-frequency=2s', '--log-text-split-stream', '--log-text-info-buffer-size=64Ki',
+    '--log-json-split-stream=true', '--log-json-info-buffer-size=1M',
   ];
   const original = load(argv);
   const { text, warnings } = renderConfigFile(original);
