@@ -2,7 +2,7 @@
  * main.ts: kpx's entry point. Dispatches the subcommands (trace, sandbox, load), answers --help and --version,
  * builds the effective configuration, writes it for --write-config-to, and otherwise hands it to runProxy.
  * Subcommands and the proxy are imported lazily: a broken subcommand module can never stop the proxy (or
- * --help) from starting. Configuration problems print one line each, "kpx: ...", and exit with status 2.
+ * --help) from starting. Configuration problems print one line each, "kpx: ...", and exit with status 1.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -16,8 +16,8 @@ import { ConfigProblems } from '../config/problems.js';
 import { renderConfigFile } from '../config/write-config.js';
 import { helpText, SUBCOMMANDS } from './help.js';
 
-/** Exit status for a bad flag, value, config field or file (kube-proxy and pflag use 2 as well). */
-export const EXIT_USAGE = 2;
+/** Exit status for a bad flag, value, config field or file: component-base's cli.Run exits 1 on every error. */
+export const EXIT_CONFIG_ERROR = 1;
 
 export interface MainIO {
   stdout(text: string): void;
@@ -64,7 +64,7 @@ export function packageVersion(): string {
 function printProblems(err: ConfigError, io: MainIO): number {
   const lines = err instanceof ConfigProblems ? err.problems : err.message.split('\n');
   for (const line of lines) io.stderr(`kpx: ${line}\n`);
-  return EXIT_USAGE;
+  return EXIT_CONFIG_ERROR;
 }
 
 /** applyLogging: component-base's logging configuration, applied before the first line is written. */
@@ -112,8 +112,10 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
     return 0;
   }
 
-  const { config, warnings } = result;
+  const { config, warnings, strictError } = result;
   applyLogging(config);
+  // kube-proxy's own words (and level), so an alert or a grep written for it finds kpx's line too.
+  if (strictError) log.info('Using lenient decoding as strict decoding failed', { err: strictError });
   for (const w of warnings) log.warn(w);
 
   if (config.writeConfigTo !== '') {
