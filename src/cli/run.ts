@@ -32,6 +32,8 @@ import { runCleanup } from './run-cleanup.js';
 import { runDryRun } from './run-dry-run.js';
 import { processEnvironment, type RunEnvironment } from './run-environment.js';
 import { watchConfigFile } from '../config/config-watch.js';
+import { parse as parseYaml } from 'yaml';
+import { renderConfigFile } from '../config/write-config.js';
 
 /** The sync periods of the chosen mode (iptables' for userspace, as kube-proxy's userspace mode did). */
 function syncPeriods(config: KpxConfig): { syncPeriodMs: number; minSyncPeriodMs: number } {
@@ -157,7 +159,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   // Then the servers: a port conflict gives one line and exit 1 before anything touches the kernel.
   try {
     if (config.metricsBindAddress !== '') {
-      opened.push({ what: 'the metrics server', c: await startMetricsServer({ address: config.metricsBindAddress, registry: metrics.registry, mode: config.mode, log }) });
+      opened.push({ what: 'the metrics server', c: await startMetricsServer({ address: config.metricsBindAddress, registry: metrics.registry, mode: config.mode, log, configz: parseYaml(renderConfigFile(config).text) as unknown }) });
     }
   } catch (err) {
     env.stderr(`kpx: cannot serve metrics on --metrics-bind-address ${config.metricsBindAddress}: ${errorMessage(err).split('\n')[0]}\n`);
