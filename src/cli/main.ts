@@ -2,21 +2,22 @@
  * main.ts: kpx's entry point. Dispatches the subcommands (trace, sandbox, load), answers --help and --version,
  * builds the effective configuration, writes it for --write-config-to, and otherwise hands it to runProxy.
  * Subcommands and the proxy are imported lazily: a broken subcommand module can never stop the proxy (or
- * --help) from starting. Configuration problems print one line each, "kpx: ...", and exit with status 2.
+ * --help) from starting. Configuration problems print one line each, "kpx: ...", and exit with status 1.
  */
 import { readFileSync, existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, errorMessage } from '../util/errors.js';
-import { log, setVerbosity } from '../util/log.js';
+import { configureLogging, log, parseVModule } from '../util/log.js';
+import type { KpxConfig } from '../config/types.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigProblems } from '../config/problems.js';
 import { renderConfigFile } from '../config/write-config.js';
 import { helpText, SUBCOMMANDS } from './help.js';
 
-/** Exit status for a bad flag, value, config field or file (kube-proxy and pflag use 2 as well). */
-export const EXIT_USAGE = 2;
+/** Exit status for a bad flag, value, config field or file: component-base's cli.Run exits 1 on every error. */
+export const EXIT_CONFIG_ERROR = 1;
 
 export interface MainIO {
   stdout(text: string): void;
@@ -63,7 +64,18 @@ export function packageVersion(): string {
 function printProblems(err: ConfigError, io: MainIO): number {
   const lines = err instanceof ConfigProblems ? err.problems : err.message.split('\n');
   for (const line of lines) io.stderr(`kpx: ${line}\n`);
-  return EXIT_USAGE;
+  return EXIT_CONFIG_ERROR;
+}
+
+/** applyLogging: component-base's logging configuration, applied before the first line is written. */
+export function applyLogging(config: KpxConfig): void {
+  const json = config.logging.format === 'json';
+  configureLogging({
+    format: json ? 'json' : 'text',
+    verbosity: config.verbosity,
+    vmodule: parseVModule(config.logging.vmodule),
+    splitStream: json ? config.logging.json.splitStream : config.logging.text.splitStream,
+  });
 }
 
 export async function main(argv: string[], io: MainIO = processIO): Promise<number> {
@@ -100,8 +112,10 @@ export async function main(argv: string[], io: MainIO = processIO): Promise<numb
     return 0;
   }
 
-  const { config, warnings } = result;
-  setVerbosity(config.verbosity);
+  const { config, warnings, strictError } = result;
+  applyLogging(config);
+  // kube-proxy's own words (and level), so an alert or a grep written for it finds kpx's line too.
+  if (strictError) log.info('Using lenient decoding as strict decoding failed', { err: strictError });
   for (const w of warnings) log.warn(w);
 
   if (config.writeConfigTo !== '') {

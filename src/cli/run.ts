@@ -32,6 +32,9 @@ import { effectiveNodePortAddresses } from './mode-options.js';
 import { runCleanup } from './run-cleanup.js';
 import { runDryRun } from './run-dry-run.js';
 import { processEnvironment, type RunEnvironment } from './run-environment.js';
+import { watchConfigFile } from '../config/config-watch.js';
+import { parse as parseYaml } from 'yaml';
+import { renderConfigFile } from '../config/write-config.js';
 
 /** The sync periods of the chosen mode (iptables' for userspace, as kube-proxy's userspace mode did). */
 function syncPeriods(config: KpxConfig): { syncPeriodMs: number; minSyncPeriodMs: number } {
@@ -157,7 +160,7 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
   // Then the servers: a port conflict gives one line and exit 1 before anything touches the kernel.
   try {
     if (config.metricsBindAddress !== '') {
-      opened.push({ what: 'the metrics server', c: await startMetricsServer({ address: config.metricsBindAddress, registry: metrics.registry, mode: config.mode, log }) });
+      opened.push({ what: 'the metrics server', c: await startMetricsServer({ address: config.metricsBindAddress, registry: metrics.registry, mode: config.mode, log, configz: parseYaml(renderConfigFile(config).text) as unknown }) });
     }
   } catch (err) {
     env.stderr(`kpx: cannot serve metrics on --metrics-bind-address ${config.metricsBindAddress}: ${errorMessage(err).split('\n')[0]}\n`);
@@ -223,11 +226,22 @@ async function runNormal(config: KpxConfig, env: RunEnvironment): Promise<number
     return 1;
   }
 
-  const signal = await stopRequested;
+  // As kube-proxy: a changed --config file ends the run with an error, so the DaemonSet restarts kpx with it.
+  let configChanged = false;
+  const changed = new Promise<string>((resolve) => {
+    if (config.configFile === '') return;
+    const w = watchConfigFile(config.configFile, () => {
+      configChanged = true;
+      log.error('Error running ProxyServer', { err: "content of the proxy server's configuration file was updated", file: config.configFile });
+      resolve('config file changed');
+    });
+    opened.push({ what: 'the config file watch', c: { close: async () => w.close() } });
+  });
+  const signal = await Promise.race([stopRequested, changed]);
   log.info('stopping: kernel rules stay in place until the next kpx starts', { signal });
   await proxier.stop();
   await closeQuietly('the source', { close: () => source.stop() }, log);
   for (const b of backends) await closeQuietly(`the ${b.family} backend`, b, log);
   await closeAll();
-  return 0;
+  return configChanged ? 1 : 0;
 }

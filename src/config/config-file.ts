@@ -1,10 +1,14 @@
 /**
- * config-file.ts: reads a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) document strictly, as
- * kube-proxy does: a wrong apiVersion or kind, an unknown field or a value of the wrong type is an error naming
- * the field. Fields kube-proxy defines but kpx does not use (clientConnection.qps, featureGates, winkernel...)
- * are accepted and type-checked, so a kubeadm-generated file works unchanged.
+ * config-file.ts: reads a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) document as kube-proxy's
+ * loadConfig does: strictly first, and when only the strict checks fail (an unknown field, a duplicate key)
+ * leniently, with the strict error kept for one log line ("Using lenient decoding as strict decoding failed"):
+ * unknown fields are dropped and the last of duplicate keys wins. A wrong apiVersion or kind, or a value of the
+ * wrong type, is an error naming the field, as upstream's lenient decoder fails on it too. Fields kube-proxy
+ * defines but kpx does not use (clientConnection.qps, featureGates, winkernel...) are accepted and type-checked,
+ * so a kubeadm-generated file works unchanged.
  */
-import { parseAllDocuments } from 'yaml';
+import { isPair, isScalar, parseAllDocuments, visit } from 'yaml';
+import type { Document } from 'yaml';
 import { FIELD_BY_FILE, isZero, parseFileValue } from './fields.js';
 import type { FieldSpec, Value } from './fields.js';
 import { parseDuration } from './duration.js';
@@ -23,12 +27,17 @@ export interface FileValue {
 export interface ParsedConfigFile {
   readonly values: FileValue[];
   readonly problems: string[];
+  /**
+   * Set when strict decoding failed but lenient decoding worked, as apimachinery words it:
+   * `strict decoding error: unknown field "foo", duplicate field "mode"`.
+   */
+  readonly strictError?: string;
 }
 
 /** Objects that only contain fields. */
-const CONTAINERS = new Set(['clientConnection', 'logging', 'iptables', 'ipvs', 'nftables', 'winkernel', 'conntrack', 'detectLocal']);
+const CONTAINERS = new Set(['clientConnection', 'logging', 'logging.options', 'logging.options.text', 'logging.options.json', 'iptables', 'ipvs', 'nftables', 'winkernel', 'conntrack', 'detectLocal']);
 
-type LooseKind = 'string' | 'bool' | 'int' | 'number' | 'duration' | 'durationOrNumber' | 'boolMap' | 'any';
+type LooseKind = 'string' | 'bool' | 'int' | 'number' | 'duration' | 'boolMap';
 
 /** kube-proxy fields kpx accepts and ignores: only their type is checked. */
 const IGNORED: ReadonlyMap<string, LooseKind> = new Map<string, LooseKind>([
@@ -37,10 +46,6 @@ const IGNORED: ReadonlyMap<string, LooseKind> = new Map<string, LooseKind>([
   ['clientConnection.contentType', 'string'],
   ['clientConnection.qps', 'number'],
   ['clientConnection.burst', 'int'],
-  ['logging.format', 'string'],
-  ['logging.flushFrequency', 'durationOrNumber'],
-  ['logging.vmodule', 'any'],
-  ['logging.options', 'any'],
   ['bindAddressHardFail', 'bool'],
   ['enableProfiling', 'bool'],
   ['showHiddenMetricsForVersion', 'string'],
@@ -73,8 +78,6 @@ function looseCheck(kind: LooseKind, v: unknown): string | undefined {
     case 'number':
       return typeof v === 'number' ? undefined : 'must be a number';
     case 'duration':
-    case 'durationOrNumber':
-      if (kind === 'durationOrNumber' && typeof v === 'number') return undefined;
       if (typeof v !== 'string') return 'must be a duration string like "30s"';
       try {
         parseDuration(v);
@@ -86,8 +89,6 @@ function looseCheck(kind: LooseKind, v: unknown): string | undefined {
       if (!isMapping(v)) return 'must be a mapping of names to true or false';
       for (const [k, b] of Object.entries(v)) if (typeof b !== 'boolean') return `feature gate ${k} must be true or false`;
       return undefined;
-    case 'any':
-      return undefined;
   }
 }
 
@@ -96,12 +97,31 @@ function firstLine(text: string): string {
   return text.split('\n')[0].trim().replace(/:$/, '');
 }
 
+/** duplicateKeys: the dotted paths of keys given twice in one mapping (strict decoding's "duplicate field"). */
+function duplicateKeys(doc: Document.Parsed): string[] {
+  const found: string[] = [];
+  visit(doc, {
+    Map(_key, map, path) {
+      const prefix = path.filter(isPair).map((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)));
+      const seen = new Set<string>();
+      for (const item of map.items) {
+        const k = isScalar(item.key) ? String(item.key.value) : String(item.key);
+        if (seen.has(k)) found.push([...prefix, k].join('.'));
+        seen.add(k);
+      }
+    },
+  });
+  return found;
+}
+
 export function parseConfigFile(text: string, fileName: string): ParsedConfigFile {
   const problems: string[] = [];
   const values: FileValue[] = [];
-  const docs = parseAllDocuments(text, { uniqueKeys: true, prettyErrors: true });
+  const strict: string[] = [];
+  const docs = parseAllDocuments(text, { uniqueKeys: false, prettyErrors: true });
   const list = Array.isArray(docs) ? docs : [docs];
   for (const doc of list) {
+    for (const dup of duplicateKeys(doc)) strict.push(`duplicate field ${JSON.stringify(dup)}`);
     if (doc.errors.length > 0) {
       return { values, problems: [`cannot parse config file ${fileName}: ${firstLine(doc.errors[0].message)}`] };
     }
@@ -137,7 +157,7 @@ export function parseConfigFile(text: string, fileName: string): ParsedConfigFil
         if (v === null) continue; // null is "unset" in Go's JSON decoding: keep the default
         let value: Value;
         try {
-          value = parseFileValue(spec, v);
+          value = parseFileValue(spec, spec.fromFile ? spec.fromFile(v) : v);
         } catch (err) {
           problems.push(invalidValue(v, where, (err as Error).message));
           continue;
@@ -168,9 +188,10 @@ export function parseConfigFile(text: string, fileName: string): ParsedConfigFil
         if (reason) problems.push(invalidValue(v, where, reason));
         continue;
       }
-      problems.push(`unknown field ${JSON.stringify(path)} in ${fileName}`);
+      strict.push(`unknown field ${JSON.stringify(path)}`);
     }
   };
   walk(rest, '');
-  return { values, problems };
+  if (strict.length === 0) return { values, problems };
+  return { values, problems, strictError: `strict decoding error: ${strict.join(', ')}` };
 }

@@ -17,6 +17,7 @@ import {
   checkNodePortAddresses,
   checkPortRange,
 } from './addresses.js';
+import { LOG_FORMATS, parseVModule } from '../util/log.js';
 
 export type Value = string | boolean | number | string[];
 
@@ -54,6 +55,10 @@ export interface FieldSpec {
   readonly blankIsDefault?: boolean;
   /** Applied to a value from a flag or the file before it is checked (kube-proxy's AppendPortIfNeeded). */
   readonly normalize?: (v: Value) => Value;
+  /** Turns the decoded YAML value into the field's usual form first (a list of vmodule items into klog's text). */
+  readonly fromFile?: (v: unknown) => unknown;
+  /** The value as the file writes it, when that differs from the flag's form. */
+  readonly toFile?: (v: Value) => unknown;
   /** When --write-config-to writes it: always (default) or only when it differs from the default. */
   readonly write?: 'always' | 'nonDefault';
 }
@@ -84,6 +89,31 @@ const schedulerCheck = (v: Value) =>
   v === '' || (IPVS_SCHEDULERS as readonly string[]).includes(v as string)
     ? undefined
     : `must be one of ${IPVS_SCHEDULERS.join(', ')} (or empty for rr)`;
+
+/** component-base's LoggingConfiguration.vmodule: a list of {filePattern, verbosity} in the file. */
+function vmoduleFromFile(v: unknown): unknown {
+  if (!Array.isArray(v)) return v;
+  return v.map((item: unknown) => {
+    const { filePattern, verbosity } = (item ?? {}) as { filePattern?: unknown; verbosity?: unknown };
+    return `${String(filePattern)}=${String(verbosity)}`;
+  }).join(',');
+}
+function vmoduleToFile(v: Value): unknown {
+  return parseVModule(v as string).map((r) => ({ filePattern: r.pattern, verbosity: r.level }));
+}
+const vmoduleCheck = (v: Value) => {
+  try {
+    parseVModule(v as string);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
+};
+/** resource.Quantity as the log buffer sizes take it ("0", "64Ki", "1M"); the file may hold a bare number. */
+const quantityCheck = (v: Value) => (/^\d+(\.\d+)?([KMGTPE]i|[kMGTPE]|[eE]\d+)?$/.test(v as string) ? undefined : 'not a quantity (e.g. 0, 64Ki, 1M)');
+const quantityFromFile = (v: unknown) => (typeof v === 'number' ? String(v) : v);
+/** logging.flushFrequency: a duration string or, as component-base's TimeOrMetaDuration, a number of nanoseconds. */
+const nanosFromFile = (v: unknown) => (typeof v === 'number' ? `${v}ns` : v);
 
 /** FIELDS: every setting, in the order --help lists them. */
 export const FIELDS: readonly FieldSpec[] = [
@@ -159,6 +189,20 @@ export const FIELDS: readonly FieldSpec[] = [
     help: 'How often configuration from the apiserver is refreshed. Must be greater than 0.' },
   { id: 'logging.verbosity', flag: 'v', short: 'v', file: 'logging.verbosity', kind: 'int', metavar: 'Level', path: ['verbosity'], check: inRange(0, INT32_MAX),
     help: 'Number for the log level verbosity.' },
+  { id: 'logging.format', flag: 'logging-format', file: 'logging.format', kind: 'string', metavar: 'string', path: ['logging', 'format'], zeroMeansDefault: true, blankIsDefault: true, check: oneOf(LOG_FORMATS, 'format'),
+    help: `Sets the log format. Permitted formats: ${LOG_FORMATS.map((f) => `"${f}"`).join(', ')}.` },
+  { id: 'logging.vmodule', flag: 'vmodule', file: 'logging.vmodule', kind: 'string', metavar: 'pattern=N,...', path: ['logging', 'vmodule'], check: vmoduleCheck, fromFile: vmoduleFromFile, toFile: vmoduleToFile,
+    help: 'Comma-separated list of pattern=N settings for file-filtered logging (only works for the text log format); a pattern matches a source file name without extension or a logger component such as proxier.' },
+  { id: 'logging.flushFrequency', flag: 'log-flush-frequency', file: 'logging.flushFrequency', kind: 'duration', metavar: 'duration', path: ['logging', 'flushFrequencyMs'], zeroMeansDefault: true, check: positive, fromFile: nanosFromFile,
+    help: 'Maximum number of seconds between log flushes (kpx writes every line at once).' },
+  { id: 'logging.options.text.splitStream', flag: 'log-text-split-stream', file: 'logging.options.text.splitStream', kind: 'bool', metavar: '', path: ['logging', 'text', 'splitStream'],
+    help: '[Alpha] In text format, write error messages to stderr and info messages to stdout.' },
+  { id: 'logging.options.text.infoBufferSize', flag: 'log-text-info-buffer-size', file: 'logging.options.text.infoBufferSize', kind: 'string', metavar: 'quantity', path: ['logging', 'text', 'infoBufferSize'], blankIsDefault: true, zeroMeansDefault: true, check: quantityCheck, fromFile: quantityFromFile,
+    help: '[Alpha] In text format with split output streams, the info messages can be buffered for a while to increase performance (kpx does not buffer).' },
+  { id: 'logging.options.json.splitStream', flag: 'log-json-split-stream', file: 'logging.options.json.splitStream', kind: 'bool', metavar: '', path: ['logging', 'json', 'splitStream'],
+    help: '[Alpha] In JSON format, write error messages to stderr and info messages to stdout.' },
+  { id: 'logging.options.json.infoBufferSize', flag: 'log-json-info-buffer-size', file: 'logging.options.json.infoBufferSize', kind: 'string', metavar: 'quantity', path: ['logging', 'json', 'infoBufferSize'], blankIsDefault: true, zeroMeansDefault: true, check: quantityCheck, fromFile: quantityFromFile,
+    help: '[Alpha] In JSON format with split output streams, the info messages can be buffered for a while to increase performance (kpx does not buffer).' },
   { id: 'kpx.config', flag: 'config', kind: 'string', metavar: 'string', path: ['configFile'],
     help: 'The path to the configuration file (a KubeProxyConfiguration, kubeproxy.config.k8s.io/v1alpha1).' },
   { id: 'kpx.writeConfigTo', flag: 'write-config-to', kind: 'string', metavar: 'string', path: ['writeConfigTo'],
@@ -188,7 +232,6 @@ export const COMPAT_FLAGS: readonly CompatFlag[] = [
   { flag: 'kube-api-content-type', kind: 'string', help: 'kube-proxy: content type of requests sent to the API server.' },
   { flag: 'feature-gates', kind: 'string', help: 'kube-proxy: key=value pairs for alpha/experimental features.' },
   { flag: 'bind-address-hard-fail', kind: 'bool', help: 'kube-proxy: treat failure to bind a port as fatal.' },
-  { flag: 'logging-format', kind: 'string', help: 'kube-proxy: log format (kpx always logs text).' },
   { flag: 'show-hidden-metrics-for-version', kind: 'string', help: 'kube-proxy: show metrics hidden since this version.' },
 ];
 

@@ -28,6 +28,8 @@ export type LoadResult =
       readonly config: KpxConfig;
       /** One line each, for the log: compatibility flags that were ignored. */
       readonly warnings: string[];
+      /** The config file's strict decoding error when it was read leniently (unknown fields, duplicate keys). */
+      readonly strictError?: string;
       /** Field id → where its value came from; absent means the default. */
       readonly origins: ReadonlyMap<string, string>;
     };
@@ -49,6 +51,7 @@ export function resolveConfig(flags: ParsedFlags, opts: LoadOptions = {}): LoadR
   const warnings: string[] = [];
   const origins = new Map<string, string>();
   const config = defaultConfig();
+  let strictError: string | undefined;
 
   // The file first, so explicitly given flags override it. The last --config given names the file.
   const configFlag = flags.occurrences.filter((o) => o.spec.id === 'kpx.config').at(-1);
@@ -63,6 +66,7 @@ export function resolveConfig(flags: ParsedFlags, opts: LoadOptions = {}): LoadR
     if (text !== undefined) {
       const parsed = parseConfigFile(text, configFlag.raw);
       problems.push(...parsed.problems);
+      strictError = parsed.strictError;
       for (const fv of parsed.values) {
         setValue(config, fv.spec, fv.value);
         origins.set(fv.spec.id, fv.where);
@@ -110,7 +114,7 @@ export function resolveConfig(flags: ParsedFlags, opts: LoadOptions = {}): LoadR
   // Cross-field checks only make sense once every single value is valid.
   if (problems.length === 0) problems.push(...validateConfig(config, origins));
   if (problems.length > 0) throw new ConfigProblems(problems);
-  return { action: 'run', config, warnings, origins };
+  return { action: 'run', config, warnings, origins, ...(strictError ? { strictError } : {}) };
 }
 
 function describeError(e: NodeJS.ErrnoException): string {

@@ -1,6 +1,6 @@
 /**
  * problems.ts: configuration errors are collected, not thrown one at a time, so a user with three typos sees
- * three lines at once. Each problem is one line naming the flag or field; the CLI prints them and exits 2.
+ * three lines at once. Each problem is one line naming the flag or field; the CLI prints them and exits 1.
  */
 import { ConfigError } from '../util/errors.js';
 

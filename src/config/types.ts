@@ -53,6 +53,15 @@ export interface KpxConfig {
   configSyncPeriodMs: number;
   /** klog verbosity (-v). */
   verbosity: number;
+  /** component-base's LoggingConfiguration besides the verbosity (--logging-format, --vmodule, ...). */
+  logging: {
+    format: string;
+    /** klog's --vmodule text, `pattern=N,...` (the file's list of {filePattern, verbosity} is joined into it). */
+    vmodule: string;
+    flushFrequencyMs: number;
+    text: { splitStream: boolean; infoBufferSize: string };
+    json: { splitStream: boolean; infoBufferSize: string };
+  };
 
   // kpx's own additions
   /** --manifests DIR: read cluster state from a directory of YAML/JSON manifests instead of the API. */
@@ -109,6 +118,13 @@ export const DEFAULT_CONFIG: Readonly<KpxConfig> = Object.freeze({
   portRange: '',
   configSyncPeriodMs: 15 * 60_000,
   verbosity: 0,
+  logging: {
+    format: 'text',
+    vmodule: '',
+    flushFrequencyMs: 5_000,
+    text: { splitStream: false, infoBufferSize: '0' },
+    json: { splitStream: false, infoBufferSize: '0' },
+  },
   manifests: '',
   dryRun: false,
   cleanup: false,

@@ -51,5 +51,9 @@ export function validateConfig(config: KpxConfig, origins: Origins): string[] {
     problems.push(invalidValue(config.detectLocalMode, whereOf('detectLocalMode', origins),
       'needs an interface name prefix (--pod-interface-name-prefix or detectLocal.interfaceNamePrefix)'));
   }
+  // component-base: vmodule "Only supported for text log format".
+  if (config.logging.vmodule !== '' && config.logging.format !== 'text') {
+    problems.push(invalidValue(config.logging.vmodule, whereOf('logging.vmodule', origins), 'only supported for the text log format'));
+  }
   return problems;
 }

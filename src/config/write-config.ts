@@ -33,7 +33,8 @@ export function renderConfigFile(config: KpxConfig): RenderedConfig {
         `a zero value there means the default (${formatValue(spec, def)})`);
     }
     let out: unknown;
-    switch (spec.kind) {
+    if (spec.toFile) out = spec.toFile(value);
+    else switch (spec.kind) {
       case 'duration':
         out = formatDuration(value as number);
         break;

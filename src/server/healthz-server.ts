@@ -2,10 +2,11 @@
  * healthz-server.ts: /healthz and /livez on --healthz-bind-address (default 0.0.0.0:10256), with kube-proxy's
  * semantics and response shape:
  * - /healthz: 200 when the proxy is healthy AND the node is eligible (not being deleted), else 503; body
- *   {"lastUpdated","currentTime","nodeEligible"}. Cloud load balancers of externalTrafficPolicy=Cluster
+ *   {"lastUpdated","currentTime","nodeEligible","healthy","status":{"IPv4":{"lastUpdated","healthy"},...}} with
+ *   RFC3339Nano times (proxy_health.go, 1.33+). Cloud load balancers of externalTrafficPolicy=Cluster
  *   services probe it, so a deleting node is drained.
  * - /livez: the same health rule ignoring the node (for liveness probes, which must not restart a pod
- *   because its node is draining); body {"lastUpdated","currentTime"}.
+ *   because its node is draining); the same body without nodeEligible.
  * When healthy, lastUpdated is reported as currentTime (kube-proxy keeps this for compatibility: older
  * releases reported the last sync-loop run). Each answer counts in kubeproxy_proxy_{healthz,livez}_total{code}.
  */
@@ -21,6 +22,11 @@ function pathOf(req: IncomingMessage): string {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
+}
+
+/** Go's time.RFC3339Nano, which kube-proxy 1.33+ writes: fraction without trailing zeros, none when zero. */
+export function rfc3339Nano(d: Date): string {
+  return d.toISOString().replace(/\.(\d*?)0*Z$/, (_m, frac: string) => (frac === '' ? 'Z' : `.${frac}Z`));
 }
 
 function sendJson(res: ServerResponse, code: number, body: unknown): void {
@@ -43,20 +49,19 @@ export function startHealthzServer(opts: {
       return;
     }
     const st = health.status();
-    const currentTime = st.currentTime.toISOString();
+    const currentTime = rfc3339Nano(st.currentTime);
+    const status: Record<string, { lastUpdated: string; healthy: boolean }> = {};
+    for (const [family, f] of st.families) status[family] = { lastUpdated: f.healthy ? currentTime : rfc3339Nano(f.lastUpdated), healthy: f.healthy };
+    const lastUpdated = st.healthy ? currentTime : rfc3339Nano(st.lastUpdated);
     if (path === '/healthz') {
       const ok = st.healthy && st.nodeEligible;
       const code = ok ? 200 : 503;
       metrics.proxyHealthzTotal.inc({ code: String(code) });
-      sendJson(res, code, {
-        lastUpdated: ok ? currentTime : st.lastUpdated.toISOString(),
-        currentTime,
-        nodeEligible: st.nodeEligible,
-      });
+      sendJson(res, code, { lastUpdated: ok ? currentTime : rfc3339Nano(st.lastUpdated), currentTime, nodeEligible: st.nodeEligible, healthy: st.healthy, status });
     } else {
       const code = st.healthy ? 200 : 503;
       metrics.proxyLivezTotal.inc({ code: String(code) });
-      sendJson(res, code, { lastUpdated: st.healthy ? currentTime : st.lastUpdated.toISOString(), currentTime });
+      sendJson(res, code, { lastUpdated, currentTime, healthy: st.healthy, status });
     }
   });
   return (async () => {

@@ -24,6 +24,8 @@ export interface ProxyHealthStatus {
   /** The latest sync of any family; when unhealthy, the last sync of the family that is late. */
   lastUpdated: Date;
   currentTime: Date;
+  /** Per IP family, as kube-proxy 1.33+ reports it: that family's last sync and its own health. */
+  families: Map<IPFamily, { lastUpdated: Date; healthy: boolean }>;
 }
 
 export class ProxyHealth {
@@ -61,7 +63,14 @@ export class ProxyHealth {
   status(): ProxyHealthStatus {
     const now = this.clock.now();
     const { healthy, lastUpdatedMs } = this.evaluate(now);
-    return { healthy, nodeEligible: this.eligible, lastUpdated: new Date(lastUpdatedMs), currentTime: new Date(now) };
+    const families = new Map<IPFamily, { lastUpdated: Date; healthy: boolean }>();
+    for (const family of new Set([...this.lastUpdatedMs.keys(), ...this.oldestPendingMs.keys()])) {
+      const updatedMs = this.lastUpdatedMs.get(family);
+      const pending = this.oldestPendingMs.get(family);
+      const familyHealthy = updatedMs === undefined || pending === undefined || now - pending < this.healthTimeoutMs;
+      families.set(family, { lastUpdated: new Date(updatedMs ?? ZERO_TIME_MS), healthy: familyHealthy });
+    }
+    return { healthy, nodeEligible: this.eligible, lastUpdated: new Date(lastUpdatedMs), currentTime: new Date(now), families };
   }
 
   private evaluate(now: number): { healthy: boolean; lastUpdatedMs: number } {

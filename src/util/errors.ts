@@ -27,7 +27,7 @@ export class KpxError extends Error {
   }
 }
 
-/** A flag, config field or file the user gave is wrong: one line naming it, exit status 2. */
+/** A flag, config field or file the user gave is wrong: one line naming it, exit status 1. */
 export class ConfigError extends KpxError {
   constructor(message: string) {
     super('KPX_CONFIG', message);

@@ -73,19 +73,19 @@ describe('kpx start-up errors, in a child process', { skip: isRoot ? undefined :
 
   /** [what, args, exit status, a pattern the one error line must match] */
   const table: [string, () => string[], number, RegExp][] = [
-    ['an unknown flag', () => ['--no-such-flag'], 2, /no-such-flag/],
-    ['a bad --proxy-mode', () => ['--proxy-mode', 'bogus'], 2, /--proxy-mode/],
-    ['a bad duration', () => ['--iptables-sync-period', '5x'], 2, /--iptables-sync-period/],
-    ['a negative duration', () => ['--iptables-min-sync-period', '-1s'], 2, /--iptables-min-sync-period/],
-    ['a bad bind address', () => ['--metrics-bind-address', '999.1.1.1:10249'], 2, /--metrics-bind-address/],
-    ['a port out of range', () => ['--healthz-bind-address', '0.0.0.0:70000'], 2, /--healthz-bind-address/],
-    ['a bad CIDR', () => ['--cluster-cidr', '10.0.0.0/33'], 2, /--cluster-cidr/],
-    ['a bad -v', () => ['-v', 'loud'], 2, /-v|verbosity/],
-    ['a missing --config file', () => ['--config', join(dir, 'missing.yaml')], 2, /missing\.yaml/],
-    ['a --config file that is not YAML', () => ['--config', file('broken.yaml', 'mode: [iptables\n  : :\n')], 2, /broken\.yaml/],
-    ['a --config file of the wrong kind', () => ['--config', file('kind.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: Pod\n')], 2, /kind/],
-    ['a --config field of the wrong type', () => ['--config', file('type.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: 42\n')], 2, /mode/],
-    ['a --config field with a bad value', () => ['--config', file('value.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables:\n  syncPeriod: soon\n')], 2, /syncPeriod/],
+    ['an unknown flag', () => ['--no-such-flag'], 1, /no-such-flag/],
+    ['a bad --proxy-mode', () => ['--proxy-mode', 'bogus'], 1, /--proxy-mode/],
+    ['a bad duration', () => ['--iptables-sync-period', '5x'], 1, /--iptables-sync-period/],
+    ['a negative duration', () => ['--iptables-min-sync-period', '-1s'], 1, /--iptables-min-sync-period/],
+    ['a bad bind address', () => ['--metrics-bind-address', '999.1.1.1:10249'], 1, /--metrics-bind-address/],
+    ['a port out of range', () => ['--healthz-bind-address', '0.0.0.0:70000'], 1, /--healthz-bind-address/],
+    ['a bad CIDR', () => ['--cluster-cidr', '10.0.0.0/33'], 1, /--cluster-cidr/],
+    ['a bad -v', () => ['-v', 'loud'], 1, /-v|verbosity/],
+    ['a missing --config file', () => ['--config', join(dir, 'missing.yaml')], 1, /missing\.yaml/],
+    ['a --config file that is not YAML', () => ['--config', file('broken.yaml', 'mode: [iptables\n  : :\n')], 1, /broken\.yaml/],
+    ['a --config file of the wrong kind', () => ['--config', file('kind.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: Pod\n')], 1, /kind/],
+    ['a --config field of the wrong type', () => ['--config', file('type.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: 42\n')], 1, /mode/],
+    ['a --config field with a bad value', () => ['--config', file('value.yaml', 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables:\n  syncPeriod: soon\n')], 1, /syncPeriod/],
     ['a missing --kubeconfig', () => ['--kubeconfig', join(dir, 'no-kubeconfig')], 1, /--kubeconfig/],
     ['a --kubeconfig that is a directory', () => { const d = join(dir, 'kc-dir'); mkdirSync(d, { recursive: true }); return ['--kubeconfig', d]; }, 1, /--kubeconfig/],
     ['a --kubeconfig that is not YAML', () => ['--kubeconfig', file('kc-garbage', '{{{ not yaml')], 1, /--kubeconfig/],
@@ -104,6 +104,15 @@ describe('kpx start-up errors, in a child process', { skip: isRoot ? undefined :
       process.stdout.write(`# ${what} → exit ${r.code}: ${errLines[0]}\n`);
     });
   }
+
+  it('an unknown field in --config is logged as kube-proxy logs it, and kpx runs', async () => {
+    const kc = file('kc-lenient', kubeconfigFor('http://127.0.0.1:45678'));
+    const cfg = file('lenient.yaml', `apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nsomeFutureField: 1\nclientConnection:\n  kubeconfig: ${kc}\n`);
+    const r = await runKpx(['--config', cfg, '--hostname-override', 'node-x'], { until: /list\/watch failed; keeping the known objects and retrying/, timeoutMs: 60_000 });
+    assert.ok(r.matched, `kpx ran on to its API retries:\n${r.stderr}`);
+    assert.match(r.stderr, /^I\d{4} .*\] "Using lenient decoding as strict decoding failed" err="strict decoding error: unknown field \\"someFutureField\\""$/m);
+    assert.equal(r.code, 0, `kpx ran until SIGTERM (code ${r.code}, signal ${r.signal})\n${r.stderr}`);
+  });
 
   it('an unreachable API server at start is not fatal: kpx retries with a log line, and stops cleanly', async () => {
     // 127.0.0.1:45678 inside the test namespace: nothing listens there.

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { main, packageVersion } from '../../../src/cli/main.js';
 import type { MainIO } from '../../../src/cli/main.js';
 import { FIELDS, COMPAT_FLAGS } from '../../../src/config/fields.js';
-import { setLogSink, setVerbosity } from '../../../src/util/log.js';
+import { resetLogging, setLogSink } from '../../../src/util/log.js';
 import { loadConfig } from '../../../src/config/load.js';
 
 interface Run {
@@ -41,7 +41,7 @@ async function run(argv: string[]): Promise<Run> {
     return { code, stdout, stderr, logs };
   } finally {
     setLogSink(prev);
-    setVerbosity(0);
+    resetLogging();
   }
 }
 
@@ -87,13 +87,12 @@ const BAD_INPUTS: [string[], RegExp][] = [
   [['--oom-score-adj=high'], /^kpx: invalid value "high" for --oom-score-adj: not an integer$/],
   [['--config', '/nonexistent/kpx.yaml'], /^kpx: cannot read config file \/nonexistent\/kpx.yaml: ENOENT: no such file or directory$/],
   [['--config=/garbage.yaml'], /^kpx: cannot parse config file \/garbage.yaml: .* at line \d+, column \d+$/],
-  [['--config=/unknown.yaml'], /^kpx: unknown field "iptables.resyncPeriod" in \/unknown.yaml$/],
   [['--config=/kind.yaml'], /^kpx: config file \/kind.yaml: kind "KubeletConfiguration" is not supported \(expected KubeProxyConfiguration\)$/],
   [['--config=/version.yaml'], /^kpx: config file \/version.yaml: apiVersion "kubeproxy.config.k8s.io\/v1beta1" is not supported/],
   [['--config=/badfield.yaml'], /^kpx: invalid value "soon" for ipvs.syncPeriod in \/badfield.yaml: not a duration/],
 ];
 
-test('each bad flag, value or config field gets one line naming it, and exit status 2', async (t) => {
+test('each bad flag, value or config field gets one line naming it, and exit status 1 as component-base\'s cli.Run', async (t) => {
   // Guard: every row also asks for --write-config-to, so a row that wrongly passed validation would write a
   // file and exit 0 (and fail here) instead of starting the proxy on this host.
   const dir = mkdtempSync(join(tmpdir(), 'kpx-cli-'));
@@ -102,7 +101,7 @@ test('each bad flag, value or config field gets one line naming it, and exit sta
   for (const [argv, want] of BAD_INPUTS) {
     const r = await run([guard, ...argv]);
     const label = argv.join(' ');
-    assert.equal(r.code, 2, `${label}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.equal(r.code, 1, `${label}: exit ${r.code}, stderr ${r.stderr}`);
     assert.equal(r.stdout, '', label);
     const lines = r.stderr.split('\n').filter((l) => l !== '');
     assert.equal(lines.length, 1, `${label}: ${r.stderr}`);
@@ -114,7 +113,7 @@ test('a file sync period below the default min sync period is caught and names b
   // iptables.syncPeriod 1s in the file with the default minSyncPeriod (1s) is fine; 500ms is not.
   FILES['/short.yaml'] = HEADER + 'iptables:\n  syncPeriod: 500ms\n';
   const r = await run(['--config=/short.yaml', '--write-config-to=/nonexistent-dir/never-written.yaml']);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
   assert.equal(r.stderr, 'kpx: invalid value "1s" for the default of --iptables-min-sync-period: must not be greater than the sync period 500ms (iptables.syncPeriod in /short.yaml)\n');
 });
 
@@ -174,12 +173,12 @@ test('--write-config-to writes the effective configuration, which --config reads
   assert.deepEqual({ ...reread.config, configFile: '' }, direct.config);
 });
 
-test('--write-config-to validates first: a bad value writes nothing and exits 2', async (t) => {
+test('--write-config-to validates first: a bad value writes nothing and exits 1', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kpx-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'out.yaml');
   const r = await run(['--iptables-sync-period=abc', `--write-config-to=${file}`]);
-  assert.equal(r.code, 2);
+  assert.equal(r.code, 1);
   assert.throws(() => readFileSync(file));
 });
 
@@ -188,7 +187,38 @@ test('ignored kube-proxy flags are logged as warnings, one line each', async (t)
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const r = await run(['--oom-score-adj=-999', '--profiling', `--write-config-to=${join(dir, 'c.yaml')}`]);
   assert.equal(r.code, 0);
-  const warnings = r.logs.filter((l) => l.startsWith('W '));
+  const warnings = r.logs.filter((l) => /^W\d{4} /.test(l));
   assert.equal(warnings.length, 2);
   assert.match(warnings[0], /flag --oom-score-adj is accepted for compatibility with kube-proxy and ignored/);
+});
+
+test('an unknown field or a duplicate key in the config file is logged as kube-proxy logs it, and kpx runs', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpx-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  FILES['/dup.yaml'] = HEADER + 'mode: ipvs\nmode: iptables\n';
+  for (const [file, strict] of [
+    ['/unknown.yaml', 'strict decoding error: unknown field "iptables.resyncPeriod"'],
+    ['/dup.yaml', 'strict decoding error: duplicate field "mode"'],
+  ] as const) {
+    const out = join(dir, `${file.slice(1)}.out`);
+    const r = await run([`--config=${file}`, `--write-config-to=${out}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const line = r.logs.find((l) => l.includes('] "Using lenient decoding as strict decoding failed"'));
+    assert.ok(line, r.logs.join('\n'));
+    assert.ok(line.endsWith(` err=${JSON.stringify(strict)}`), line);
+    if (file === '/dup.yaml') assert.match(readFileSync(out, 'utf8'), /^mode: iptables$/m, 'the last duplicate wins');
+  }
+});
+
+test('--logging-format=json makes every log line a component-base JSON line', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kpx-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await run(['--logging-format=json', '--profiling', `--write-config-to=${join(dir, 'c.yaml')}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.logs.length > 0);
+  for (const l of r.logs) {
+    const obj = JSON.parse(l) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(obj).slice(0, 4), ['ts', 'caller', 'msg', 'v']);
+  }
 });

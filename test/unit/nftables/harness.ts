@@ -10,7 +10,7 @@ import { RecordingConntrack } from '../../support/fake-conntrack.js';
 import { FakeNft, chainTargets, setReferences } from '../../support/fake-nft.js';
 import { FakeSysctl } from '../../support/fake-sysctl.js';
 import { modeOptions } from '../../support/mode-options.js';
-import { memoryLogger } from '../sync/fixtures.js';
+import { memoryLogger } from '../../support/logger.js';
 
 /** Every jump, goto and vmap target of every rule and map element exists, and every @set. */
 export function assertNoDanglingReferences(nft: FakeNft, family: 'ip' | 'ip6' = 'ip'): void {

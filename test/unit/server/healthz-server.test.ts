@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { startHealthzServer } from '../../../src/server/healthz-server.js';
+import { rfc3339Nano, startHealthzServer } from '../../../src/server/healthz-server.js';
 import { TAINT_TO_BE_DELETED } from '../../../src/model/api.js';
 import { ProxyHealth } from '../../../src/server/proxy-health.js';
 import { createProxyMetrics } from '../../../src/server/metrics.js';
@@ -31,17 +31,22 @@ function assertJsonHeaders(headers: Record<string, unknown>) {
   assert.equal(headers['x-content-type-options'], 'nosniff');
 }
 
+test('times are Go RFC3339Nano: no trailing zeros in the fraction, none when it is zero', () => {
+  assert.equal(rfc3339Nano(new Date('2026-12-02T17:03:06.120Z')), '2026-12-02T17:03:06.12Z');
+  assert.equal(rfc3339Nano(new Date('2026-12-02T17:03:06.000Z')), '2026-12-02T17:03:06Z');
+});
+
 test('while starting, /healthz and /livez answer 200 with lastUpdated equal to currentTime', async (t) => {
   const { fetch, clock } = await setup(t);
   const hz = await fetch('/healthz');
   assert.equal(hz.status, 200);
   assertJsonHeaders(hz.headers);
-  const now = new Date(clock.now()).toISOString();
-  assert.deepEqual(JSON.parse(hz.body), { lastUpdated: now, currentTime: now, nodeEligible: true });
+  const now = rfc3339Nano(new Date(clock.now()));
+  assert.deepEqual(JSON.parse(hz.body), { lastUpdated: now, currentTime: now, nodeEligible: true, healthy: true, status: {} });
   const lz = await fetch('/livez');
   assert.equal(lz.status, 200);
   assertJsonHeaders(lz.headers);
-  assert.deepEqual(JSON.parse(lz.body), { lastUpdated: now, currentTime: now });
+  assert.deepEqual(JSON.parse(lz.body), { lastUpdated: now, currentTime: now, healthy: true, status: {} });
 });
 
 test('once synced, both answer 200 and keep answering 200 while nothing is pending', async (t) => {
@@ -58,17 +63,18 @@ test('once synced, both answer 200 and keep answering 200 while nothing is pendi
 test('a change pending for 2 x sync period makes /healthz and /livez 503 with the real lastUpdated', async (t) => {
   const { fetch, clock, health, metrics } = await setup(t);
   health.updated('IPv4');
-  const syncedAt = new Date(clock.now()).toISOString();
+  const syncedAt = rfc3339Nano(new Date(clock.now()));
   health.queuedUpdate('IPv4');
   clock.advance(TIMEOUT);
-  const now = new Date(clock.now()).toISOString();
+  const now = rfc3339Nano(new Date(clock.now()));
   const hz = await fetch('/healthz');
   assert.equal(hz.status, 503);
   assertJsonHeaders(hz.headers);
-  assert.deepEqual(JSON.parse(hz.body), { lastUpdated: syncedAt, currentTime: now, nodeEligible: true });
+  const status = { IPv4: { lastUpdated: syncedAt, healthy: false } };
+  assert.deepEqual(JSON.parse(hz.body), { lastUpdated: syncedAt, currentTime: now, nodeEligible: true, healthy: false, status });
   const lz = await fetch('/livez');
   assert.equal(lz.status, 503);
-  assert.deepEqual(JSON.parse(lz.body), { lastUpdated: syncedAt, currentTime: now });
+  assert.deepEqual(JSON.parse(lz.body), { lastUpdated: syncedAt, currentTime: now, healthy: false, status });
   assert.equal(await counter(metrics, 'proxyHealthzTotal', '503'), 1);
   assert.equal(await counter(metrics, 'proxyLivezTotal', '503'), 1);
 
@@ -87,7 +93,7 @@ async function nodeIneligible(t: Parameters<typeof setup>[0], mark: (h: ProxyHea
   assert.equal(body.nodeEligible, false);
   const lz = await fetch('/livez');
   assert.equal(lz.status, 200, '/livez ignores the node');
-  assert.deepEqual(Object.keys(JSON.parse(lz.body)).sort(), ['currentTime', 'lastUpdated']);
+  assert.deepEqual(Object.keys(JSON.parse(lz.body)).sort(), ['currentTime', 'healthy', 'lastUpdated', 'status']);
   assert.equal(await counter(metrics, 'proxyHealthzTotal', '503'), 1);
   assert.equal(await counter(metrics, 'proxyLivezTotal', '200'), 1);
 }

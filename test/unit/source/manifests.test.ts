@@ -89,7 +89,7 @@ async function harness(t: { after(fn: () => unknown): void }, files: Record<stri
   };
 }
 
-const warningsAbout = (file: string) => logLines.filter((l) => l.startsWith('W ') && l.includes(`file=${file}`));
+const warningsAbout = (file: string) => logLines.filter((l) => /^W\d{4} /.test(l) && l.includes(`file="${file}"`));
 
 describe('manifests source', () => {
   test('initial load: multi-document YAML, JSON List and Nodes, then synced for all three kinds', async (t) => {
@@ -182,7 +182,7 @@ describe('manifests source', () => {
     assert.deepEqual(h.handler.keys(), ['Service/demo/good']);
     assert.equal(h.handler.syncedKinds.size, 3);
     const lines = logLines.slice(mark);
-    const about = (file: string) => lines.filter((l) => l.startsWith('W ') && l.includes(`file=${file}`));
+    const about = (file: string) => lines.filter((l) => /^W\d{4} /.test(l) && l.includes(`file="${file}"`));
     assert.ok(about('bad-yaml.yaml').some((l) => l.includes('document=1') && l.includes('invalid YAML')), lines.join('\n'));
     assert.ok(about('no-name.yaml').some((l) => l.includes('document=1') && l.includes('without metadata.name')));
     assert.ok(about('no-kind.json').some((l) => l.includes('missing kind')));
@@ -217,7 +217,7 @@ describe('manifests source', () => {
     h.write('web.yaml', svcYaml('web', '10.96.0.10'));
     await pollUntil(() => h.handler.get('EndpointSlice', 'demo', 'web-1') === undefined);
     assert.deepEqual(h.handler.keys(), ['Service/demo/other', 'Service/demo/web']);
-    assert.ok(logLines.some((l) => l.includes('manifest file is valid again') && l.includes('file=web.yaml')));
+    assert.ok(logLines.some((l) => l.includes('manifest file is valid again') && l.includes('file="web.yaml"')));
   });
 
   test('Services for another proxy and headless EndpointSlices are ignored', async (t) => {
@@ -273,7 +273,7 @@ describe('manifests source', () => {
     const n = handler.calls.length;
     await delay(250);
     assert.equal(handler.calls.length, n);
-    const warnings = logLines.slice(mark).filter((l) => l.startsWith('W '));
+    const warnings = logLines.slice(mark).filter((l) => /^W\d{4} /.test(l));
     assert.equal(warnings.length, 2, warnings.join('\n')); // one duplicate, one broken file: each said once
   });
   test('a directory that disappears keeps every object, and changes apply once it is back', async (t) => {
