@@ -197,7 +197,7 @@ const COMMAND_PACKAGE: Record<string, string> = {
   iptables: 'iptables', ip6tables: 'iptables', 'iptables-save': 'iptables', 'ip6tables-save': 'iptables',
   'iptables-nft-save': 'iptables', 'ip6tables-nft-save': 'iptables', 'iptables-legacy-save': 'iptables',
   'ip6tables-legacy-save': 'iptables', 'iptables-restore': 'iptables', 'ip6tables-restore': 'iptables',
-  ipset: 'ipset', ip: 'iproute2', conntrack: 'conntrack', sysctl: 'procps', modprobe: 'kmod', ipvsadm: 'ipvsadm',
+  ipset: 'ipset', ip: 'iproute2', conntrack: 'conntrack', sysctl: 'procps', modprobe: 'kmod', ipvsadm: 'ipvsadm', nft: 'nftables',
   cat: 'coreutils',
 };
 /** In every Debian image, slim ones included (Essential: yes). */
