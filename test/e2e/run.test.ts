@@ -161,7 +161,7 @@ test('a health-check node port already taken gives a FailedToStartServiceHealthc
   const kpx = start(BASE);
   try {
     await pollUntil(() => /FailedToStartServiceHealthcheck/.test(kpx.output()), { timeoutMs: 30_000, message: () => kpx.output() });
-    assert.match(kpx.output(), /failed to start healthcheck \\?"default\/api\\?" on port 32000.*reason=FailedToStartServiceHealthcheck/);
+    assert.match(kpx.output(), /failed to start healthcheck \\?"default\/api\\?" on port 32000.*reason="FailedToStartServiceHealthcheck"/);
     await pollUntil(async () => /KUBE-SERVICES/.test(await nat()), { timeoutMs: 30_000, intervalMs: 200, message: () => kpx.output() });
     assert.equal(kpx.child.exitCode, null, 'kpx must not exit over a health-check port');
   } finally {
