@@ -227,7 +227,7 @@ export class Proxier implements SourceHandler {
         log.v(2).info('synced proxy rules', { family: backend.family, full: req.full, changed: changed.size, seconds });
       } else {
         ok = false;
-        log.error('syncing proxy rules failed', { family: backend.family, full: req.full, code: res.error.code, error: res.error.message });
+        log.error('syncing proxy rules failed', { family: backend.family, full: req.full, code: res.error.code, error: res.error.message.split('\n')[0] });
       }
     }
     this.last = { full: req.full, changeSet, results };
