@@ -4,8 +4,9 @@
  *
  * A sync is full at start, on ChangeSet.full and after a failure (which also rebuilds the table from
  * nothing, in the same transaction); otherwise it sends only the changed services' chains and elements.
- * Partial syncs look, at most every checkIntervalMs, whether the table still holds what kpx wrote (deleted
- * or edited behind its back) and rebuild it when not. Flushed chains are deleted by a small transaction of
+ * Partial syncs look, every sync period, whether the table still holds what kpx wrote (deleted or edited
+ * behind its back) and rebuild it when not; while nf_tables' generation shows that only kpx committed, that
+ * costs one netlink request instead of listing the table. Flushed chains are deleted by a small transaction of
  * their own once they have aged (diff.ts says why). Tables that are not kube-proxy's are never touched.
  */
 import type { Backend, BackendOptions, SyncResult } from '../../src/backend.js';
@@ -25,8 +26,6 @@ import { TABLE, nftFamily } from './names.js';
 import { RenderCache, renderRuleset, type RenderOptions } from './render.js';
 import type { NftablesSettings } from './settings.js';
 
-/** How often a partial sync checks the table against what kpx wrote (as the iptables mode's canary). */
-export const DRIFT_CHECK_INTERVAL_MS = 5_000;
 /** How long a flushed chain waits before it is deleted (kube-proxy: one second). */
 export const STALE_CHAIN_AGING_MS = 1_000;
 const KEPT_INPUT_CHARS = 256 * 1024;
@@ -40,6 +39,7 @@ export interface NftablesBackendExtras {
   readonly sysctl?: SysctlClient;
   /** Milliseconds, monotonic (tests inject a fake clock). */
   readonly now?: () => number;
+  /** Minimum time between two drift checks by syncs that carry changes (default: the sync period). */
   readonly driftCheckIntervalMs?: number;
   readonly staleChainAgingMs?: number;
 }
@@ -73,6 +73,10 @@ export class NftablesBackend implements Backend {
   /** The last write failed or the table drifted: the next sync deletes and rebuilds it. */
   private rebuild = false;
   private lastDriftCheck = -Infinity;
+  /** nf_tables' generation while only kpx has committed since the table was last checked; undefined = unknown. */
+  private expectedGen: number | undefined;
+  /** The state of the last successful sync (the builder hands the same object over when nothing changed). */
+  private writtenState: ProxyState | undefined;
   private prevServices: ReadonlyMap<ServicePortKey, ServicePort> | undefined;
   private initDone = false;
   private last: NftSyncInfo = NO_SYNC;
@@ -85,7 +89,7 @@ export class NftablesBackend implements Backend {
     this.ct = extras.conntrack ?? new Conntrack({ family: opts.family, netns: extras.netns });
     this.sysctl = extras.sysctl ?? new Sysctl(extras.netns);
     this.now = extras.now ?? (() => performance.now());
-    this.driftCheckIntervalMs = extras.driftCheckIntervalMs ?? DRIFT_CHECK_INTERVAL_MS;
+    this.driftCheckIntervalMs = extras.driftCheckIntervalMs ?? opts.settings.syncPeriodMs;
     this.staleChainAgingMs = extras.staleChainAgingMs ?? STALE_CHAIN_AGING_MS;
     this.metrics = nftablesMetrics(opts.registry);
   }
@@ -117,16 +121,20 @@ export class NftablesBackend implements Backend {
     try {
       if (!this.initDone) await this.init();
       let kind: SyncKind = this.rebuild ? 'recreate' : !this.written || changed.full ? 'full' : 'partial';
-      if (kind === 'partial' && t0 - this.lastDriftCheck >= this.driftCheckIntervalMs) {
+      // A sync that carries no change is the sync period's own: it always checks.
+      if (kind === 'partial' && (changed.services.size === 0 || t0 - this.lastDriftCheck >= this.driftCheckIntervalMs)) {
         this.lastDriftCheck = t0;
-        const json = await this.nft.listTable(this.nftFamily, TABLE);
-        const drift = driftFrom(this.written!, json && summarizeTable(json, this.nftFamily, TABLE));
+        const drift = await this.drift();
         if (drift) {
           this.log.info('kube-proxy table changed behind kpx\'s back: rebuilding it', { drift });
           kind = 'recreate';
         }
       }
       if (kind === 'partial') await this.deleteStaleChains(t0);
+      if (kind === 'partial' && state === this.writtenState) {
+        this.last = { ...NO_SYNC, kind: 'partial', totalMs: this.now() - t0 };
+        return { ok: true };
+      }
       let existing;
       if (kind === 'full' && !this.written) {
         const json = await this.nft.listTable(this.nftFamily, TABLE);
@@ -140,6 +148,9 @@ export class NftablesBackend implements Backend {
       const ta = this.now();
       await this.nft.run(input);
       const applyMs = this.now() - ta;
+      // A full write leaves the generation unknown until the next check lists the table once.
+      if (kind === 'partial' && input !== '') this.committed();
+      else this.expectedGen = undefined;
       this.written = out.next;
       this.rebuild = false;
       if (kind !== 'partial') this.lastDriftCheck = this.now();
@@ -149,6 +160,7 @@ export class NftablesBackend implements Backend {
       };
     } catch (err) {
       this.rebuild = true;
+      this.expectedGen = undefined;
       this.metrics.syncFailures.inc();
       const error = err instanceof KpxError ? err : new KpxError('KPX_NFTABLES_SYNC', errorMessage(err), { cause: err });
       this.log.error('nftables sync failed', { error: error.message });
@@ -156,7 +168,24 @@ export class NftablesBackend implements Backend {
     }
     await this.cleanConntrack(state);
     this.prevServices = state.services;
+    this.writtenState = state;
     return { ok: true };
+  }
+
+  /** How the table differs from what kpx wrote, or undefined; free while only kpx committed. */
+  private async drift(): Promise<string | undefined> {
+    const gen = await this.nft.generation();
+    if (gen !== undefined && gen === this.expectedGen) return undefined;
+    // Read before listing, so a commit racing the list makes the next comparison fail rather than pass.
+    const json = await this.nft.listTable(this.nftFamily, TABLE);
+    const drift = driftFrom(this.written!, json && summarizeTable(json, this.nftFamily, TABLE));
+    this.expectedGen = drift ? undefined : gen;
+    return drift;
+  }
+
+  /** One transaction of kpx's committed: one generation more. */
+  private committed(): void {
+    if (this.expectedGen !== undefined) this.expectedGen++;
   }
 
   /** Deletes the chains flushed long enough ago; a failure is counted and retried by a later sync. */
@@ -165,6 +194,7 @@ export class NftablesBackend implements Backend {
     if (due.tx.length === 0) return;
     try {
       await this.nft.run(due.tx);
+      this.committed();
       this.written = due.next;
     } catch (err) {
       this.metrics.cleanupFailures.inc();
@@ -213,6 +243,8 @@ export class NftablesBackend implements Backend {
     }
     this.written = undefined;
     this.rebuild = false;
+    this.expectedGen = undefined;
+    this.writtenState = undefined;
     this.prevServices = undefined;
     this.initDone = false;
   }

@@ -12,4 +12,6 @@ export interface NftablesSettings {
    * (kube-proxy learns them from ServiceCIDR objects). Empty: no such rule.
    */
   readonly serviceCIDRs: readonly string[];
+  /** The sync period: how often a sync that carries changes also checks the table against what kpx wrote. */
+  readonly syncPeriodMs: number;
 }

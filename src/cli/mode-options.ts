@@ -52,6 +52,7 @@ const RESOLVERS: { readonly [M in ProxyMode]: (config: KpxConfig, family: IPFami
     localTraffic: localTrafficDetector(config, family),
     // kube-proxy learns these from ServiceCIDR objects, which no kpx source delivers yet.
     serviceCIDRs: [],
+    syncPeriodMs: config.iptables.syncPeriodMs,
   }),
 };
 

@@ -8,6 +8,7 @@ import type { IPFamily } from '../model/types.js';
 import { CommandError, IptablesRestoreError, errorMessage } from '../util/errors.js';
 import { exec, type ExecResult } from './exec.js';
 import { saveOutline } from './iptables-dump.js';
+import { nfGeneration } from './nf-generation.js';
 
 export type IptablesTable = 'nat' | 'filter' | 'mangle' | 'raw';
 export type IptablesBackend = 'nft' | 'legacy';
@@ -26,50 +27,6 @@ export interface IptablesOptions {
 
 const LOCK_MESSAGE = 'Another app is currently holding the xtables lock';
 
-/** NETLINK_NETFILTER; NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETGEN; NFTA_GEN_ID. */
-const NETLINK_NETFILTER = 12;
-const NFT_GETGEN = (10 << 8) | 16;
-const NFTA_GEN_ID = 1;
-
-/** The NFTA_GEN_ID attribute of an NFT_MSG_NEWGEN reply (after its 4-byte nfgenmsg header). */
-export function parseGenerationReply(data: Uint8Array): number | undefined {
-  const d = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  for (let off = 4; off + 4 <= d.length;) {
-    const len = d.readUInt16LE(off);
-    const type = d.readUInt16LE(off + 2) & 0x7fff;
-    if (len < 4) break;
-    if (type === NFTA_GEN_ID && len >= 8) return d.readUInt32BE(off + 4);
-    off += (len + 3) & ~3;
-  }
-  return undefined;
-}
-
-/** Asks nf_tables for the ruleset generation of the caller's network namespace. */
-async function readGenerationHere(): Promise<number | undefined> {
-  const { createNetlink } = await import('netlink');
-  const sock = createNetlink(NETLINK_NETFILTER);
-  try {
-    const [msgs] = await sock.request(NFT_GETGEN, Buffer.alloc(4), { timeout: 5000 });
-    for (const m of msgs) {
-      const gen = parseGenerationReply(m.data);
-      if (gen !== undefined) return gen;
-    }
-    return undefined;
-  } finally {
-    sock.close();
-  }
-}
-
-/** The same, as a one-off script run inside another namespace (`ip netns exec NS node -e ...`). */
-function generationScript(): string {
-  const netlink = import.meta.resolve('netlink');
-  return `import { createNetlink } from ${JSON.stringify(netlink)};
-const s = createNetlink(${NETLINK_NETFILTER});
-const [msgs] = await s.request(${NFT_GETGEN}, Buffer.alloc(4), { timeout: 5000 });
-s.close();
-for (const m of msgs) { const d = Buffer.from(m.data); for (let o = 4; o + 4 <= d.length;) { const l = d.readUInt16LE(o);
-  if (l < 4) break; if ((d.readUInt16LE(o + 2) & 0x7fff) === ${NFTA_GEN_ID}) { console.log(d.readUInt32BE(o + 4)); process.exit(0); } o += (l + 3) & ~3; } }`;
-}
 const LOCK_RETRIES = 3;
 
 /** The rule lines of a restore input around `line` (1-based), numbered, for error messages. */
@@ -210,10 +167,7 @@ export class Iptables implements IptablesClient {
   async generation(): Promise<number | undefined> {
     try {
       if ((await this.backend()) !== 'nft') return undefined;
-      if (!this.netns) return await readGenerationHere();
-      const res = await exec(process.execPath, ['--input-type=module', '-e', generationScript()], { netns: this.netns, timeoutMs: 15_000 });
-      const n = Number(res.stdout.trim());
-      return res.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
+      return await nfGeneration(this.netns);
     } catch {
       return undefined;
     }

@@ -6,6 +6,7 @@
 import { CommandError, KpxError, errorMessage } from '../util/errors.js';
 import { exec } from './exec.js';
 import { extractLines } from './iptables.js';
+import { nfGeneration } from './nf-generation.js';
 import type { NftFamily, NftTransaction } from './nft-transaction.js';
 
 /** nft rejected a transaction; `line` is the failing input line (1-based) and `context` its neighbours. */
@@ -82,6 +83,8 @@ export interface NftClient {
   listTable(family: NftFamily, table: string): Promise<NftJson | undefined>;
   /** `nft -j list ruleset`. */
   listRuleset(): Promise<NftJson>;
+  /** nf_tables' ruleset generation (nf-generation.ts); undefined when unreadable. */
+  generation(): Promise<number | undefined>;
 }
 
 export interface NftOptions {
@@ -103,6 +106,14 @@ export class Nft implements NftClient {
       await exec('nft', ['-f', '-'], { input, netns: this.netns, timeoutMs: 300_000 });
     } catch (err) {
       throw nftError(input, err instanceof CommandError ? err.stderr : errorMessage(err), err);
+    }
+  }
+
+  async generation(): Promise<number | undefined> {
+    try {
+      return await nfGeneration(this.netns);
+    } catch {
+      return undefined;
     }
   }
 

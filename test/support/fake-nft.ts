@@ -71,6 +71,12 @@ export class FakeNft implements NftClient {
   readonly transactions: string[] = [];
   /** The next run fails with this message (once). */
   failNext: string | undefined;
+  /** nf_tables' generation: one more per committed transaction, as the kernel counts. */
+  gen = 1;
+
+  async generation(): Promise<number | undefined> {
+    return this.gen;
+  }
 
   async run(tx: NftTransaction | string): Promise<void> {
     const input = typeof tx === 'string' ? tx : tx.toString();
@@ -94,6 +100,7 @@ export class FakeNft implements NftClient {
       }
     }
     this.tables = next;
+    this.gen++;
   }
 
   private apply(tables: Map<string, FakeTable>, line: string): void {
@@ -247,7 +254,11 @@ export class FakeNft implements NftClient {
     if (!old) set.elements.set(elemKey, { value, comment: unquote(comment) });
   }
 
+  /** `nft -j list table` calls answered. */
+  listings = 0;
+
   async listTable(family: NftFamily, table: string): Promise<NftJson | undefined> {
+    this.listings++;
     const t = this.tables.get(`${family} ${table}`);
     return t ? { nftables: this.json(family, table, t) } : undefined;
   }

@@ -40,6 +40,21 @@ test('a table deleted behind kpx\'s back is rebuilt by the next sync after the c
   assert.equal(foreignPart(nft.dump()), foreign);
 });
 
+test('while only kpx commits, the periodic check lists no table; another program\'s commit makes it list once', async () => {
+  const { h, nft, state } = await synced();
+  await h.sync(state, changed()); // the first check after a full write lists the table once
+  const listings = nft.listings;
+  for (let i = 0; i < 3; i++) {
+    h.advance(30_000);
+    assert.equal(await h.sync(state, changed()), '');
+  }
+  assert.equal(nft.listings, listings, 'no listing while the generation shows only kpx committed');
+  await nft.run('add table ip someone-else\n');
+  h.advance(30_000);
+  assert.equal(await h.sync(state, changed()), '');
+  assert.equal(nft.listings, listings + 1);
+});
+
 test('a rule added or an element deleted behind kpx\'s back is repaired by the next sync', async () => {
   const { h, nft, state } = await synced();
   const written = nft.dump();
