@@ -17,12 +17,12 @@
  */
 import { copyFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Sandbox } from '../../src/sandbox/builder.js';
 import { nodeBinary, packageRoot } from '../../src/sandbox/scripts.js';
 import { JsonLineProcess } from './chaos-process.js';
 import { FakeApiServer, type JsonObject } from './fake-apiserver.js';
+import { argValue, emit, serveCommands, type AgentCommands } from './json-line-agent.js';
 
 const here = fileURLToPath(import.meta.url);
 
@@ -126,15 +126,6 @@ export class ApiServerProcess {
 
 // ------------------------------------------------------------------ process side
 
-function emit(msg: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(msg) + '\n');
-}
-
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
 async function serve(argv: readonly string[]): Promise<void> {
   const expect = argValue(argv, '--expect-netns');
   if (expect !== undefined) {
@@ -162,7 +153,7 @@ async function serve(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => void shutdown(0));
   process.on('SIGINT', () => void shutdown(0));
 
-  const commands: Record<string, (m: Record<string, any>) => unknown> = {
+  const commands: AgentCommands = {
     upsert: (m) => server.upsert(m.kind, m.object).metadata.resourceVersion,
     upsertMany: (m) => {
       for (const it of m.items as { kind: string; object: JsonObject }[]) server.upsert(it.kind, it.object);
@@ -202,23 +193,7 @@ async function serve(argv: readonly string[]): Promise<void> {
     shutdown: () => { setImmediate(() => void shutdown(0)); },
   };
 
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    if (line.trim() === '') return;
-    let msg: Record<string, any>;
-    try { msg = JSON.parse(line); } catch { emit({ event: 'bad-command', line: line.slice(0, 200) }); return; }
-    const fn = commands[msg.cmd];
-    const answer = async () => {
-      if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-      return await fn(msg);
-    };
-    answer().then(
-      (result) => emit({ id: msg.id, ok: true, result: result ?? null }),
-      (e: Error) => emit({ id: msg.id, ok: false, error: e.message }),
-    );
-  });
-  // The controller went away (its stdin closed): do not outlive it.
-  rl.on('close', () => void shutdown(0));
+  serveCommands(commands, () => void shutdown(0));
   emit({ event: 'ready', port: server.port, url: server.url, kubeconfig });
 }
 

@@ -21,8 +21,8 @@ import https from 'node:https';
 import { readFileSync, statSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { argValue, emit, serveCommands, type AgentCommands } from './json-line-agent.js';
 
 const here = fileURLToPath(import.meta.url);
 
@@ -43,15 +43,6 @@ export interface ManyAnswer {
   status: number;
   picked?: Record<string, unknown>;
   error?: string;
-}
-
-function emit(msg: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(msg) + '\n');
-}
-
-function argValue(argv: readonly string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
 }
 
 function pick(obj: unknown, path: string): unknown {
@@ -200,7 +191,7 @@ async function serve(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
 
-  const commands: Record<string, (m: Record<string, any>) => unknown> = {
+  const commands: AgentCommands = {
     http: (m) => requester.send(m as HttpCommand),
     httpMany: (m) => requester.many(m.requests as HttpCommand[], Number(m.concurrency ?? 32), (m.pick as string[] | undefined) ?? []),
     relay: async (m) => {
@@ -213,23 +204,7 @@ async function serve(argv: readonly string[]): Promise<void> {
     shutdown: () => { setImmediate(shutdown); },
   };
 
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    if (line.trim() === '') return;
-    let msg: Record<string, any>;
-    try { msg = JSON.parse(line); } catch { emit({ event: 'bad-command', line: line.slice(0, 200) }); return; }
-    const fn = commands[msg.cmd];
-    const answer = async () => {
-      if (!fn) throw new Error(`unknown command ${msg.cmd}`);
-      return await fn(msg);
-    };
-    answer().then(
-      (result) => emit({ id: msg.id, ok: true, result: result ?? null }),
-      (e: Error) => emit({ id: msg.id, ok: false, error: e.message }),
-    );
-  });
-  // The test went away (stdin closed): do not outlive it.
-  rl.on('close', shutdown);
+  serveCommands(commands, shutdown);
   emit({ event: 'ready' });
 }
 
