@@ -8,7 +8,9 @@
  *   and node port (they cache the REJECT the client got while it had none).
  * TCP needs nothing (a dead peer resets); SCTP is left alone as kube-proxy does.
  */
-import type { ConntrackFilter } from './net/conntrack.js';
+import type { ConntrackClient, ConntrackFilter } from './net/conntrack.js';
+import { errorMessage } from './util/errors.js';
+import type { Logger } from './util/log.js';
 import type { ServicePort, ServicePortKey } from './model/types.js';
 
 function serviceIPs(sp: ServicePort): string[] {
@@ -47,4 +49,23 @@ export function staleConntrackFilters(prev: ReadonlyMap<ServicePortKey, ServiceP
     if (cur.nodePort) add({ protocol: 'UDP', origPortDst: cur.nodePort });
   }
   return out;
+}
+
+/**
+ * After a mode's rules are in: deletes the UDP flows the change made stale. A failure is logged, never
+ * fatal: the entry times out on its own.
+ */
+export async function clearStaleConntrack(
+  ct: Pick<ConntrackClient, 'delete'>,
+  prev: ReadonlyMap<ServicePortKey, ServicePort> | undefined,
+  next: ReadonlyMap<ServicePortKey, ServicePort>,
+  log: Logger,
+): Promise<void> {
+  for (const f of staleConntrackFilters(prev, next)) {
+    try {
+      await ct.delete(f);
+    } catch (err) {
+      log.warn('failed to delete stale conntrack entries', { filter: f, error: errorMessage(err) });
+    }
+  }
 }

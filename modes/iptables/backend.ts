@@ -28,7 +28,7 @@ import { planPartialSync } from './plan-partial.js';
 import { RenderCache, renderRules, type RenderOptions, type RenderedRules } from './render.js';
 import { SavedRulesetCache } from './saved-ruleset-cache.js';
 import type { IptablesSettings } from './settings.js';
-import { staleConntrackFilters } from '../../src/stale-conntrack.js';
+import { clearStaleConntrack } from '../../src/stale-conntrack.js';
 import { cleanupInput, parseSave, type SavedRuleset } from './table-merge.js';
 
 export type { LastSyncInfo } from './last-sync.js';
@@ -168,7 +168,7 @@ export class IptablesBackend implements Backend {
       this.log.error('iptables sync failed', { partial, error: error.message });
       return { ok: false, error };
     }
-    await this.cleanConntrack(state);
+    await clearStaleConntrack(this.ct, this.prevServices, state.services, this.log);
     this.prevServices = state.services;
     this.lastWritten = state;
     return { ok: true };
@@ -290,17 +290,6 @@ export class IptablesBackend implements Backend {
     }
   }
 
-  /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
-  private async cleanConntrack(state: ProxyState): Promise<void> {
-    const filters = staleConntrackFilters(this.prevServices, state.services);
-    for (const f of filters) {
-      try {
-        await this.ct.delete(f);
-      } catch (err) {
-        this.log.warn('failed to delete stale conntrack entries', { filter: f, error: errorMessage(err) });
-      }
-    }
-  }
 
   /**
    * The iptables mode ran here when nat holds its canary or a per-service chain. Another mode starting up

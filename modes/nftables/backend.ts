@@ -17,7 +17,7 @@ import { NftTransaction } from '../../src/net/nft-transaction.js';
 import { Sysctl, type SysctlClient } from '../../src/net/sysctl.js';
 import { KpxError, errorMessage } from '../../src/util/errors.js';
 import type { Logger } from '../../src/util/log.js';
-import { staleConntrackFilters } from '../../src/stale-conntrack.js';
+import { clearStaleConntrack } from '../../src/stale-conntrack.js';
 import { diff, staleChainsDue, type SyncKind, type WrittenState } from './diff.js';
 import { driftFrom } from './drift.js';
 import { nftLocalMatch } from './local-match.js';
@@ -166,7 +166,7 @@ export class NftablesBackend implements Backend {
       this.log.error('nftables sync failed', { error: error.message });
       return { ok: false, error };
     }
-    await this.cleanConntrack(state);
+    await clearStaleConntrack(this.ct, this.prevServices, state.services, this.log);
     this.prevServices = state.services;
     this.writtenState = state;
     return { ok: true };
@@ -202,16 +202,6 @@ export class NftablesBackend implements Backend {
     }
   }
 
-  /** After the rules are in: clear UDP flows the change made stale. Failures are logged, never fatal. */
-  private async cleanConntrack(state: ProxyState): Promise<void> {
-    for (const f of staleConntrackFilters(this.prevServices, state.services)) {
-      try {
-        await this.ct.delete(f);
-      } catch (err) {
-        this.log.warn('failed to delete stale conntrack entries', { filter: f, error: errorMessage(err) });
-      }
-    }
-  }
 
   /** kube-proxy's nftables tables of either family exist (kpx's or kube-proxy's own). */
   async hasLeftovers(): Promise<boolean> {
